@@ -162,7 +162,26 @@ type Spec struct {
 // by name: a silently random-initialised weight is the classic bug of
 // checkpoint loading, and this is where it is stopped.
 func (c *Checkpoint) Expect(want map[string]Spec) error {
+	return c.ExpectAs(want, nil)
+}
+
+// ExpectAs is Expect for models whose checkpoints come with more than one
+// naming scheme: canonical maps a stored name to the name used in want
+// (nil means identity). Two stored names with the same canonical name are
+// an error.
+func (c *Checkpoint) ExpectAs(want map[string]Spec, canonical func(string) string) error {
 	var errs []error
+	stored := map[string]TensorInfo{}
+	for _, n := range c.names {
+		key := n
+		if canonical != nil {
+			key = canonical(n)
+		}
+		if prev, dup := stored[key]; dup {
+			errs = append(errs, fmt.Errorf("tensors %q and %q are the same weight under two names", prev.Name, n))
+		}
+		stored[key], _ = c.Info(n)
+	}
 	names := make([]string, 0, len(want))
 	for n := range want {
 		names = append(names, n)
@@ -170,7 +189,7 @@ func (c *Checkpoint) Expect(want map[string]Spec) error {
 	sort.Strings(names)
 	for _, n := range names {
 		spec := want[n]
-		info, ok := c.Info(n)
+		info, ok := stored[n]
 		if !ok {
 			errs = append(errs, fmt.Errorf("missing tensor %q", n))
 			continue
@@ -183,7 +202,11 @@ func (c *Checkpoint) Expect(want map[string]Spec) error {
 		}
 	}
 	for _, n := range c.names {
-		if _, ok := want[n]; !ok {
+		key := n
+		if canonical != nil {
+			key = canonical(n)
+		}
+		if _, ok := want[key]; !ok {
 			errs = append(errs, fmt.Errorf("unexpected tensor %q", n))
 		}
 	}

@@ -1,0 +1,166 @@
+package qwen2vl
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/org/vlm2vec/encoder/safetensors"
+)
+
+// Model is a loaded Qwen2-VL backbone that computes pooled hidden states.
+// It is safe for concurrent use.
+type Model struct {
+	Config *Config
+	DType  dtypes.DType
+
+	backend compute.Backend
+	store   *model.Store
+
+	mu         sync.Mutex
+	textExec   *model.Exec
+	visionExec *model.Exec
+}
+
+// LoadOptions tunes Load.
+type LoadOptions struct {
+	// DType of weights and activations: Float32 (default) or BFloat16.
+	// Norms, softmax and rotary tables are float32 either way.
+	DType dtypes.DType
+	// AllowUnknownConfigFields accepts config.json fields this package does
+	// not know instead of failing.
+	AllowUnknownConfigFields bool
+	// MaxCompiledShapes bounds each executable's cache of compiled shapes.
+	MaxCompiledShapes int
+}
+
+// Load reads config.json and the safetensors weights of dir. The
+// checkpoint must match the config exactly (every tensor present, nothing
+// unexpected, shapes right); the error names each problem.
+func Load(backend compute.Backend, dir string, opts LoadOptions) (*Model, error) {
+	cfg, err := LoadConfig(filepath.Join(dir, "config.json"), opts.AllowUnknownConfigFields)
+	if err != nil {
+		return nil, err
+	}
+	ckpt, err := safetensors.OpenCheckpoint(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer ckpt.Close()
+	return FromCheckpoint(backend, cfg, ckpt, opts)
+}
+
+// FromCheckpoint builds a Model from a parsed config and an open checkpoint.
+func FromCheckpoint(backend compute.Backend, cfg *Config, ckpt *safetensors.Checkpoint, opts LoadOptions) (*Model, error) {
+	dt := opts.DType
+	if dt == dtypes.InvalidDType {
+		dt = dtypes.Float32
+	}
+	if dt != dtypes.Float32 && dt != dtypes.BFloat16 {
+		return nil, fmt.Errorf("qwen2vl: dtype %s unsupported (Float32 or BFloat16)", dt)
+	}
+	src, err := checkWeights(cfg, ckpt)
+	if err != nil {
+		return nil, err
+	}
+	store := model.NewStore()
+	if err := src.loadInto(store, cfg, dt); err != nil {
+		return nil, err
+	}
+	m := &Model{Config: cfg, DType: dt, backend: backend, store: store}
+	maxCache := opts.MaxCompiledShapes
+	if maxCache <= 0 {
+		maxCache = 32
+	}
+	m.textExec, err = model.NewExec(backend, store, func(scope *model.Scope, in []*Node) []*Node {
+		return m.outputs(decoder(scope, cfg, dt, in[0], in[1], in[2], in[3], nil, nil))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("qwen2vl: %w", err)
+	}
+	m.visionExec, err = model.NewExec(backend, store, func(scope *model.Scope, in []*Node) []*Node {
+		visual := visionTower(scope, cfg, in[4], in[5], in[6])
+		return m.outputs(decoder(scope, cfg, dt, in[0], in[1], in[2], in[3], visual, in[7]))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("qwen2vl: %w", err)
+	}
+	m.textExec.SetMaxCache(maxCache)
+	m.visionExec.SetMaxCache(maxCache)
+	return m, nil
+}
+
+func (m *Model) outputs(hidden *Node) []*Node { return []*Node{hidden, l2Normalize(hidden)} }
+
+// Store exposes the weights (for adapters and training).
+func (m *Model) Store() *model.Store { return m.store }
+
+// Backend is the compute backend the model runs on.
+func (m *Model) Backend() compute.Backend { return m.backend }
+
+// Batch is one forward pass worth of inputs, already padded.
+type Batch struct {
+	// IDs [B][S] token ids; Valid marks real (non-pad) tokens.
+	IDs   [][]int32
+	Valid [][]bool
+	// Positions [3][B][S] M-RoPE position ids.
+	Positions [3][][]int32
+	// Pooled [B] index of the token whose hidden state is the embedding.
+	Pooled []int32
+
+	// Vision inputs, empty for a text-only batch.
+	Pixels  [][]float32 // [N][patchDim]
+	RowCol  [][2]int32  // [N] rotary positions
+	Segment []int32     // [N] attention segments
+	FeatSrc [][]int32   // [B][S] merged-feature row feeding each token, or -1
+}
+
+// Output holds the pooled final-norm hidden states and their L2-normalised
+// embeddings, both [B][hidden].
+type Output struct {
+	Hidden     [][]float32
+	Embeddings [][]float32
+}
+
+// Forward runs the batch. Graph-construction panics become errors.
+func (m *Model) Forward(b *Batch) (out *Output, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("qwen2vl: forward failed: %v", r)
+		}
+	}()
+	if len(b.IDs) == 0 {
+		return nil, fmt.Errorf("qwen2vl: empty batch")
+	}
+	args := []any{
+		tensors.FromValue(b.IDs),
+		tensors.FromValue([][][]int32{b.Positions[0], b.Positions[1], b.Positions[2]}),
+		tensors.FromValue(b.Valid),
+		tensors.FromValue(b.Pooled),
+	}
+	exec := m.textExec
+	if len(b.Pixels) > 0 {
+		exec = m.visionExec
+		rc := make([][]int32, len(b.RowCol))
+		for i, p := range b.RowCol {
+			rc[i] = []int32{p[0], p[1]}
+		}
+		args = append(args, tensors.FromValue(b.Pixels), tensors.FromValue(rc), tensors.FromValue(b.Segment), tensors.FromValue(b.FeatSrc))
+	}
+	m.mu.Lock()
+	res, err := exec.Exec(args...)
+	m.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("qwen2vl: %w", err)
+	}
+	out = &Output{Hidden: res[0].Value().([][]float32), Embeddings: res[1].Value().([][]float32)}
+	for _, r := range res {
+		r.MustFinalizeAll()
+	}
+	return out, nil
+}
