@@ -10,6 +10,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/org/vlm2vec/encoder/peft"
 	"github.com/org/vlm2vec/encoder/safetensors"
 )
 
@@ -37,6 +38,9 @@ type LoadOptions struct {
 	AllowUnknownConfigFields bool
 	// MaxCompiledShapes bounds each executable's cache of compiled shapes.
 	MaxCompiledShapes int
+	// Adapter, if set, is merged into the base weights at load time (LoRA or
+	// DoRA, as PEFT's merge_and_unload does).
+	Adapter *peft.Adapter
 }
 
 // Load reads config.json and the safetensors weights of dir. The
@@ -69,7 +73,7 @@ func FromCheckpoint(backend compute.Backend, cfg *Config, ckpt *safetensors.Chec
 		return nil, err
 	}
 	store := model.NewStore()
-	if err := src.loadInto(store, cfg, dt); err != nil {
+	if err := src.loadInto(store, cfg, dt, opts.Adapter); err != nil {
 		return nil, err
 	}
 	m := &Model{Config: cfg, DType: dt, backend: backend, store: store}

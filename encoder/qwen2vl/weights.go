@@ -5,7 +5,9 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/org/vlm2vec/encoder/peft"
 	"github.com/org/vlm2vec/encoder/safetensors"
 )
 
@@ -107,13 +109,33 @@ func checkWeights(cfg *Config, ckpt *safetensors.Checkpoint) (*weightSource, err
 	return src, nil
 }
 
-// loadInto creates one store variable per used weight, converted to dtype.
-func (s *weightSource) loadInto(store *model.Store, cfg *Config, dtype dtypes.DType) error {
+// loadInto creates one store variable per used weight, converted to dtype,
+// with the adapter's layers (if any) merged in.
+func (s *weightSource) loadInto(store *model.Store, cfg *Config, dtype dtypes.DType, adapter *peft.Adapter) error {
+	merges := map[string]*peft.Layer{}
+	if adapter != nil {
+		want := cfg.ExpectedWeights()
+		for module, l := range adapter.Layers {
+			name := canonicalName(module + ".weight")
+			if shape, ok := want[name]; !ok || len(shape) != 2 {
+				return fmt.Errorf("qwen2vl: adapter layer %s matches no linear weight of the model", module)
+			} else if shape[0] != l.Out || shape[1] != l.In {
+				return fmt.Errorf("qwen2vl: adapter layer %s is [%d, %d], the model's weight is %v", module, l.Out, l.In, shape)
+			}
+			merges[name] = l
+		}
+	}
 	for canon := range cfg.ExpectedWeights() {
 		if unusedWeights[canon] {
 			continue
 		}
-		t, err := s.ckpt.Tensor(s.actual[canon], dtype)
+		var t *tensors.Tensor
+		var err error
+		if l, ok := merges[canon]; ok {
+			t, err = s.merged(canon, l, adapter.Config.Scale(), dtype)
+		} else {
+			t, err = s.ckpt.Tensor(s.actual[canon], dtype)
+		}
 		if err != nil {
 			return fmt.Errorf("qwen2vl: loading %s: %w", canon, err)
 		}
@@ -122,4 +144,17 @@ func (s *weightSource) loadInto(store *model.Store, cfg *Config, dtype dtypes.DT
 		}
 	}
 	return nil
+}
+
+// merged folds an adapter layer into a base weight, in float32 on the host.
+func (s *weightSource) merged(canon string, l *peft.Layer, scale float64, dtype dtypes.DType) (*tensors.Tensor, error) {
+	w, shape, err := s.ckpt.Float32s(s.actual[canon])
+	if err != nil {
+		return nil, err
+	}
+	m, err := l.Merge(w, scale)
+	if err != nil {
+		return nil, err
+	}
+	return safetensors.Float32sToTensor(m, shape, dtype)
 }

@@ -74,19 +74,29 @@ func toTensor(info TensorInfo, raw []byte, want dtypes.DType) (*tensors.Tensor, 
 	if err := decodeFloat32(info, raw, f32); err != nil {
 		return nil, err
 	}
+	t, err := Float32sToTensor(f32, info.Shape, want)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: tensor %q: %w", info.Name, err)
+	}
+	return t, nil
+}
+
+// Float32sToTensor builds a GoMLX tensor of dtype want (Float32, BFloat16
+// or Float16) from float32 values, rounding to nearest even when narrowing.
+func Float32sToTensor(f32 []float32, shape []int, want dtypes.DType) (*tensors.Tensor, error) {
 	switch want {
 	case dtypes.Float32:
-		return tensors.FromFlatDataAndDimensions(f32, info.Shape...), nil
+		return tensors.FromFlatDataAndDimensions(f32, shape...), nil
 	case dtypes.BFloat16:
-		return tensors.FromFlatDataAndDimensions(bfloat16.FromFloat32s(f32...), info.Shape...), nil
+		return tensors.FromFlatDataAndDimensions(bfloat16.FromFloat32s(f32...), shape...), nil
 	case dtypes.Float16:
 		h := make([]float16.Float16, len(f32))
 		for i, v := range f32 {
 			h[i].SetFloat32(v)
 		}
-		return tensors.FromFlatDataAndDimensions(h, info.Shape...), nil
+		return tensors.FromFlatDataAndDimensions(h, shape...), nil
 	}
-	return nil, fmt.Errorf("safetensors: tensor %q: cannot load as %s", info.Name, want)
+	return nil, fmt.Errorf("cannot convert float32 values to %s", want)
 }
 
 // nativeDType maps a safetensors dtype to the GoMLX dtype with the same bytes.
