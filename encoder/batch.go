@@ -1,0 +1,131 @@
+package encoder
+
+import (
+	"fmt"
+
+	"github.com/org/vlm2vec/encoder/qwen2vl"
+)
+
+// Bucketing: every batch is padded to the configured batch size, its token
+// length to the next bucket and its patch count to the next power of two,
+// so the number of distinct shapes (each one a compiled program) grows with
+// the logarithm of the longest input, not with the number of inputs.
+
+// lengthBucket rounds a sequence length up: powers of two up to 256, then
+// multiples of 256.
+func lengthBucket(n int) int {
+	if n <= 16 {
+		return 16
+	}
+	if n <= 256 {
+		b := 16
+		for b < n {
+			b *= 2
+		}
+		return b
+	}
+	return (n + 255) / 256 * 256
+}
+
+// patchBucket rounds a patch count up to a power of two (at least 64); it
+// stays a multiple of the 2x2 merge.
+func patchBucket(n int) int {
+	b := 64
+	for b < n {
+		b *= 2
+	}
+	return b
+}
+
+// run pads prepared inputs into one model batch (right padding: the pooled
+// token is each row's last real token) and runs it.
+func (e *Encoder) run(rows []*prepared) (*qwen2vl.Output, error) {
+	b := e.set.batchSize
+	maxLen := 1
+	for _, r := range rows {
+		maxLen = max(maxLen, len(r.ids))
+	}
+	s := lengthBucket(maxLen)
+	batch := &qwen2vl.Batch{}
+	var grids []qwen2vl.GridTHW
+	nextFeat := int32(0)
+	merge := e.cfg.VisionConfig.SpatialMergeSize
+	for i := 0; i < b; i++ {
+		ids := make([]int32, s)
+		valid := make([]bool, s)
+		src := make([]int32, s)
+		for k := range ids {
+			ids[k] = int32(e.padID)
+			src[k] = -1
+		}
+		var row *prepared
+		if i < len(rows) {
+			row = rows[i]
+		} else {
+			// Filler rows keep the batch shape fixed: one real pad token each.
+			row = &prepared{ids: []int32{int32(e.padID)}}
+		}
+		copy(ids, row.ids)
+		grids = append(grids, row.grids...)
+		for _, img := range row.images {
+			batch.Pixels = appendPatches(batch.Pixels, img)
+		}
+		for k := range row.ids {
+			valid[k] = true
+			if len(row.images) > 0 && int(row.ids[k]) == e.imageID {
+				src[k] = nextFeat
+				nextFeat++
+			}
+		}
+		pos, err := qwen2vl.TextPositions(intIDs(row.ids), row.grids, e.cfg, e.set.positions)
+		if err != nil {
+			return nil, err
+		}
+		for a := 0; a < 3; a++ {
+			p := make([]int32, s)
+			copy(p, pos[a])
+			batch.Positions[a] = append(batch.Positions[a], p)
+		}
+		batch.IDs = append(batch.IDs, ids)
+		batch.Valid = append(batch.Valid, valid)
+		batch.FeatSrc = append(batch.FeatSrc, src)
+		batch.Pooled = append(batch.Pooled, int32(len(row.ids)-1))
+	}
+	shape := fmt.Sprintf("text %dx%d", b, s)
+	if len(grids) > 0 {
+		batch.RowCol, batch.Segment = qwen2vl.VisionPositions(grids, merge)
+		n := len(batch.Pixels)
+		nb := patchBucket(n)
+		pad := make([]float32, e.cfg.PatchDim())
+		lastSeg := batch.Segment[len(batch.Segment)-1] + 1
+		for k := n; k < nb; k++ {
+			// Padding patches form their own segment: they attend only to
+			// each other and no token reads their merged features.
+			batch.Pixels = append(batch.Pixels, pad)
+			batch.RowCol = append(batch.RowCol, [2]int32{})
+			batch.Segment = append(batch.Segment, lastSeg)
+		}
+		shape = fmt.Sprintf("vision %dx%d patches %d", b, s, nb)
+	} else {
+		batch.FeatSrc = nil
+	}
+	e.mu.Lock()
+	e.shapes[shape] = true
+	e.mu.Unlock()
+	return e.model.Forward(batch)
+}
+
+func appendPatches(dst [][]float32, img *qwen2vl.ProcessedImage) [][]float32 {
+	for p := 0; p < img.NumPatches; p++ {
+		dst = append(dst, img.PixelValues[p*img.PatchDim:(p+1)*img.PatchDim])
+	}
+	return dst
+}
+
+func intIDs(ids []int32) []int {
+	out := make([]int, len(ids))
+	for i, id := range ids {
+		out[i] = int(id)
+	}
+	return out
+}

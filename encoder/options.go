@@ -1,0 +1,177 @@
+package encoder
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/org/vlm2vec/encoder/images"
+	"github.com/org/vlm2vec/encoder/qwen2vl"
+	"github.com/org/vlm2vec/encoder/tokenizer"
+)
+
+// PromptFormat selects how Instruction and Text become the model's prompt.
+type PromptFormat int
+
+const (
+	// FormatV1 is the byte format of VLM2Vec's stored rows and of its image
+	// tasks in every version: "<image token>\n<instruction> <text>\n".
+	FormatV1 PromptFormat = iota
+	// FormatV2 is VLM2Vec V2's process_input_text:
+	// "<image token> <instruction> <text>", no trailing newline.
+	FormatV2
+)
+
+// Option configures Open. Options validate their arguments and report
+// problems through Open's error.
+type Option func(*settings) error
+
+type settings struct {
+	backend       compute.Backend
+	backendConfig string
+	dtype         dtypes.DType
+	adapterDir    string
+	positions     qwen2vl.PositionScheme
+	format        PromptFormat
+	batchSize     int
+	imageLimits   images.Limits
+	minPixels     int
+	maxPixels     int
+	preResize     int
+	allowUnknown  bool
+	tok           tokenizer.Tokenizer
+	maxShapes     int
+}
+
+func defaults() settings {
+	return settings{dtype: dtypes.Float32, batchSize: 8, positions: qwen2vl.Positions1D, maxShapes: 32}
+}
+
+// WithBackend runs the model on an already created GoMLX backend.
+func WithBackend(b compute.Backend) Option {
+	return func(s *settings) error {
+		if b == nil {
+			return fmt.Errorf("encoder: nil backend")
+		}
+		s.backend = b
+		return nil
+	}
+}
+
+// WithBackendConfig creates the backend from a GOMLX_BACKEND-style string:
+// "go" (the pure-Go default), "xla:cpu", "xla:cuda" or "xla:/path/plugin.so".
+func WithBackendConfig(config string) Option {
+	return func(s *settings) error {
+		s.backendConfig = config
+		return nil
+	}
+}
+
+// WithDType selects Float32 (default) or BFloat16 weights and activations.
+func WithDType(dt dtypes.DType) Option {
+	return func(s *settings) error {
+		if dt != dtypes.Float32 && dt != dtypes.BFloat16 {
+			return fmt.Errorf("encoder: dtype %s unsupported (Float32 or BFloat16)", dt)
+		}
+		s.dtype = dt
+		return nil
+	}
+}
+
+// WithAdapter merges the PEFT adapter (LoRA or DoRA) in dir into the base
+// weights, as VLM2Vec's released Qwen2-VL checkpoints require.
+func WithAdapter(dir string) Option {
+	return func(s *settings) error {
+		s.adapterDir = dir
+		return nil
+	}
+}
+
+// WithPositionScheme selects decoder positions. The default, Positions1D,
+// is what VLM2Vec's checkpoints use; PositionsMRoPE is standard Qwen2-VL and
+// needs prompts with <|vision_start|>.
+func WithPositionScheme(p qwen2vl.PositionScheme) Option {
+	return func(s *settings) error {
+		s.positions = p
+		return nil
+	}
+}
+
+// WithPromptFormat selects how Input.Instruction and Input.Text are joined.
+func WithPromptFormat(f PromptFormat) Option {
+	return func(s *settings) error {
+		if f != FormatV1 && f != FormatV2 {
+			return fmt.Errorf("encoder: unknown prompt format %d", f)
+		}
+		s.format = f
+		return nil
+	}
+}
+
+// WithBatchSize sets how many inputs go through the model at once (8).
+// Batches are padded to this size so the number of compiled shapes stays
+// bounded.
+func WithBatchSize(n int) Option {
+	return func(s *settings) error {
+		if n <= 0 {
+			return fmt.Errorf("encoder: batch size %d", n)
+		}
+		s.batchSize = n
+		return nil
+	}
+}
+
+// WithImageLimits bounds decoded images (pixels and file size).
+func WithImageLimits(l images.Limits) Option {
+	return func(s *settings) error {
+		s.imageLimits = l
+		return nil
+	}
+}
+
+// WithPixels overrides the processor's min_pixels and max_pixels. VLM2Vec
+// V1 used 256·28² and 1280·28² (after a 1344x1344 pre-resize, see
+// WithPreResize); V2 uses 4·28² and 1280·28².
+func WithPixels(minPixels, maxPixels int) Option {
+	return func(s *settings) error {
+		if minPixels <= 0 || maxPixels < minPixels {
+			return fmt.Errorf("encoder: pixels [%d, %d] invalid", minPixels, maxPixels)
+		}
+		s.minPixels, s.maxPixels = minPixels, maxPixels
+		return nil
+	}
+}
+
+// WithPreResize resizes every image to size x size (bicubic, aspect ratio
+// not kept) before the processor, as VLM2Vec V1's --image_resolution high
+// (1344) does.
+func WithPreResize(size int) Option {
+	return func(s *settings) error {
+		if size < 0 {
+			return fmt.Errorf("encoder: pre-resize %d", size)
+		}
+		s.preResize = size
+		return nil
+	}
+}
+
+// WithAllowUnknownConfigFields accepts config.json fields the backbone code
+// does not know (by default they are an error).
+func WithAllowUnknownConfigFields() Option {
+	return func(s *settings) error {
+		s.allowUnknown = true
+		return nil
+	}
+}
+
+// WithTokenizer uses t instead of loading tokenizer.json with the pure-Go
+// implementation (for example the native one, tokenizer.NewNative).
+func WithTokenizer(t tokenizer.Tokenizer) Option {
+	return func(s *settings) error {
+		if t == nil {
+			return fmt.Errorf("encoder: nil tokenizer")
+		}
+		s.tok = t
+		return nil
+	}
+}
