@@ -13,26 +13,43 @@ import (
 // Graph-building code panics on inconsistent shapes, GoMLX-style; the public
 // entry points in model.go recover and return errors.
 
+// net carries what every layer of one graph needs: the weights' scope, the
+// config, the compute dtype, and the trainable adapter if there is one.
+type net struct {
+	scope *model.Scope
+	cfg   *Config
+	dt    dtypes.DType
+	lora  *loraGraph // nil: plain (or merged) weights
+}
+
 // weight returns the store variable holding a checkpoint tensor. A missing
 // weight is a bug (loading verified the checkpoint), hence the panic.
-func weight(scope *model.Scope, g *Graph, name string) *Node {
-	v := scope.Store().GetVariable(variablePath(name))
+func (n *net) weight(g *Graph, name string) *Node {
+	v := n.scope.Store().GetVariable(variablePath(name))
 	if v == nil {
 		panic(fmt.Sprintf("qwen2vl: weight %q not loaded", name))
 	}
 	return v.ValueGraph(g)
 }
 
-// linear is x @ W^T (+ b), PyTorch's nn.Linear with W stored [out, in].
-func linear(scope *model.Scope, x *Node, name string, bias bool) *Node {
+// linear is x @ W^T (+ b), PyTorch's nn.Linear with W stored [out, in],
+// plus the LoRA/DoRA branch when the layer is adapted.
+func (n *net) linear(x *Node, name string, bias bool) *Node {
+	if n.lora != nil && n.lora.adapts(name) {
+		return n.lora.linear(n, x, name, bias)
+	}
+	return n.plainLinear(x, name, bias)
+}
+
+func (n *net) plainLinear(x *Node, name string, bias bool) *Node {
 	g := x.Graph()
-	w := weight(scope, g, name+".weight")
+	w := n.weight(g, name+".weight")
 	dims := x.Shape().Dimensions
 	out := w.Shape().Dimensions[0]
 	y := Einsum("ni,oi->no", Reshape(x, -1, dims[len(dims)-1]), w)
 	y = Reshape(y, append(append([]int{}, dims[:len(dims)-1]...), out)...)
 	if bias {
-		b := weight(scope, g, name+".bias")
+		b := n.weight(g, name+".bias")
 		y = Add(y, BroadcastToDims(expandTo(b, y.Rank()), y.Shape().Dimensions...))
 	}
 	return y
@@ -49,19 +66,19 @@ func expandTo(x *Node, rank int) *Node {
 
 // rmsNorm is Qwen2's RMSNorm: statistics in float32, weight applied after
 // casting back to the compute dtype.
-func rmsNorm(scope *model.Scope, x *Node, name string, eps float64) *Node {
+func (n *net) rmsNorm(x *Node, name string, eps float64) *Node {
 	g := x.Graph()
 	dt := x.DType()
 	x32 := ConvertDType(x, dtypes.Float32)
 	variance := ReduceAndKeep(Square(x32), ReduceMean, -1)
 	// 1/Sqrt rather than Rsqrt: the Go backend has no Rsqrt gradient.
 	normed := Mul(x32, Inverse(Sqrt(AddScalar(variance, eps))))
-	w := weight(scope, g, name+".weight")
+	w := n.weight(g, name+".weight")
 	return Mul(BroadcastToDims(expandTo(w, x.Rank()), x.Shape().Dimensions...), ConvertDType(normed, dt))
 }
 
 // layerNorm is PyTorch's LayerNorm (eps 1e-6 in the vision tower), in float32.
-func layerNorm(scope *model.Scope, x *Node, name string, eps float64) *Node {
+func (n *net) layerNorm(x *Node, name string, eps float64) *Node {
 	g := x.Graph()
 	dt := x.DType()
 	x32 := ConvertDType(x, dtypes.Float32)
@@ -69,8 +86,8 @@ func layerNorm(scope *model.Scope, x *Node, name string, eps float64) *Node {
 	centred := Sub(x32, mean)
 	variance := ReduceAndKeep(Square(centred), ReduceMean, -1)
 	normed := Mul(centred, Inverse(Sqrt(AddScalar(variance, eps))))
-	w := ConvertDType(weight(scope, g, name+".weight"), dtypes.Float32)
-	b := ConvertDType(weight(scope, g, name+".bias"), dtypes.Float32)
+	w := ConvertDType(n.weight(g, name+".weight"), dtypes.Float32)
+	b := ConvertDType(n.weight(g, name+".bias"), dtypes.Float32)
 	dims := x.Shape().Dimensions
 	out := Add(Mul(normed, BroadcastToDims(expandTo(w, x.Rank()), dims...)), BroadcastToDims(expandTo(b, x.Rank()), dims...))
 	return ConvertDType(out, dt)
@@ -127,51 +144,52 @@ func attention(q, k, v, mask *Node) *Node {
 // visionTower runs patches [N, patchDim] through the ViT and merger and
 // returns merged features [N/merge², hidden]. rowCol [N, 2] holds each
 // patch's rotary position, segment [N] its attention segment.
-func visionTower(scope *model.Scope, cfg *Config, pixels, rowCol, segment *Node) *Node {
+func (n *net) visionTower(pixels, rowCol, segment *Node) *Node {
 	g := pixels.Graph()
+	cfg := n.cfg
 	vc := cfg.VisionConfig
-	n := pixels.Shape().Dimensions[0]
+	np := pixels.Shape().Dimensions[0]
 	e, nh, hd := vc.EmbedDim, vc.NumHeads, cfg.VisionHeadDim()
 
 	// The Conv3d with kernel = stride is a matmul over flattened patches.
-	w := Reshape(weight(scope, g, "visual.patch_embed.proj.weight"), e, cfg.PatchDim())
+	w := Reshape(n.weight(g, "visual.patch_embed.proj.weight"), e, cfg.PatchDim())
 	x := Einsum("np,ep->ne", ConvertDType(pixels, w.DType()), w)
 
 	// 2-D rotary: the first half of the rotary frequencies follow the row,
 	// the second half the column; then duplicated for rotate_half.
 	freq := invFreq(g, hd/2, 10000) // [hd/4]
 	pos := ConvertDType(rowCol, dtypes.Float32)
-	angles := Reshape(Einsum("np,f->npf", pos, freq), n, hd/2)
+	angles := Reshape(Einsum("np,f->npf", pos, freq), np, hd/2)
 	angles = Concatenate([]*Node{angles, angles}, -1) // [N, hd]
-	cos := Reshape(Cos(angles), 1, 1, n, hd)
-	sin := Reshape(Sin(angles), 1, 1, n, hd)
+	cos := Reshape(Cos(angles), 1, 1, np, hd)
+	sin := Reshape(Sin(angles), 1, 1, np, hd)
 
 	seg := ConvertDType(segment, dtypes.Int32)
-	mask := Equal(BroadcastToDims(Reshape(seg, n, 1), n, n), BroadcastToDims(Reshape(seg, 1, n), n, n))
-	mask = Reshape(mask, 1, 1, n, n)
+	mask := Equal(BroadcastToDims(Reshape(seg, np, 1), np, np), BroadcastToDims(Reshape(seg, 1, np), np, np))
+	mask = Reshape(mask, 1, 1, np, np)
 
 	for i := 0; i < vc.Depth; i++ {
 		p := fmt.Sprintf("visual.blocks.%d.", i)
-		h := layerNorm(scope, x, p+"norm1", 1e-6)
-		qkv := Reshape(linear(scope, h, p+"attn.qkv", true), n, 3, nh, hd)
+		h := n.layerNorm(x, p+"norm1", 1e-6)
+		qkv := Reshape(n.linear(h, p+"attn.qkv", true), np, 3, nh, hd)
 		qkv = TransposeAllDims(qkv, 1, 2, 0, 3) // [3, nh, N, hd]
 		parts := Split(qkv, 0, 3)
 		q := applyRotary(parts[0], cos, sin) // [1, nh, N, hd]
 		k := applyRotary(parts[1], cos, sin)
 		a := attention(q, k, parts[2], mask)
-		a = Reshape(TransposeAllDims(a, 0, 2, 1, 3), n, e)
-		x = Add(x, linear(scope, a, p+"attn.proj", true))
-		h = layerNorm(scope, x, p+"norm2", 1e-6)
-		h = linear(scope, h, p+"mlp.fc1", true)
+		a = Reshape(TransposeAllDims(a, 0, 2, 1, 3), np, e)
+		x = Add(x, n.linear(a, p+"attn.proj", true))
+		h = n.layerNorm(x, p+"norm2", 1e-6)
+		h = n.linear(h, p+"mlp.fc1", true)
 		h = Mul(h, Sigmoid(MulScalar(h, 1.702))) // QuickGELU
-		x = Add(x, linear(scope, h, p+"mlp.fc2", true))
+		x = Add(x, n.linear(h, p+"mlp.fc2", true))
 	}
 	m2 := vc.SpatialMergeSize * vc.SpatialMergeSize
-	x = layerNorm(scope, x, "visual.merger.ln_q", 1e-6)
-	x = Reshape(x, n/m2, e*m2)
-	x = linear(scope, x, "visual.merger.mlp.0", true)
+	x = n.layerNorm(x, "visual.merger.ln_q", 1e-6)
+	x = Reshape(x, np/m2, e*m2)
+	x = n.linear(x, "visual.merger.mlp.0", true)
 	x = geluErf(x)
-	return linear(scope, x, "visual.merger.mlp.2", true)
+	return n.linear(x, "visual.merger.mlp.2", true)
 }
 
 // geluErf is the exact GELU, x/2 (1 + erf(x/sqrt 2)), PyTorch's nn.GELU().
@@ -214,12 +232,13 @@ func mropeCosSin(cfg *Config, posIDs *Node) (cos, sin *Node) {
 // decoder embeds tokens (replacing image-token rows by visual features
 // where featSrc >= 0), runs the Qwen2 layers and returns the final-norm
 // hidden state at each row's pooled position: [B, hidden] in float32.
-func decoder(scope *model.Scope, cfg *Config, dt dtypes.DType, ids, posIDs, valid, pooled, visual, featSrc *Node) *Node {
+func (n *net) decoder(ids, posIDs, valid, pooled, visual, featSrc *Node) *Node {
 	g := ids.Graph()
+	cfg, dt := n.cfg, n.dt
 	b, s := ids.Shape().Dimensions[0], ids.Shape().Dimensions[1]
 	h, nh, kvh, hd := cfg.HiddenSize, cfg.NumAttentionHeads, cfg.NumKeyValueHeads, cfg.HeadDim()
 
-	emb := weight(scope, g, "model.embed_tokens.weight")
+	emb := n.weight(g, "model.embed_tokens.weight")
 	x := Gather(emb, Reshape(ConvertDType(ids, dtypes.Int32), b*s, 1)) // [B*S, H]
 	if visual != nil {
 		src := Reshape(ConvertDType(featSrc, dtypes.Int32), b*s)
@@ -241,24 +260,24 @@ func decoder(scope *model.Scope, cfg *Config, dt dtypes.DType, ids, posIDs, vali
 
 	for i := 0; i < cfg.NumHiddenLayers; i++ {
 		p := fmt.Sprintf("model.layers.%d.", i)
-		r := rmsNorm(scope, x, p+"input_layernorm", cfg.RMSNormEps)
-		q := TransposeAllDims(Reshape(linear(scope, r, p+"self_attn.q_proj", true), b, s, nh, hd), 0, 2, 1, 3)
-		k := TransposeAllDims(Reshape(linear(scope, r, p+"self_attn.k_proj", true), b, s, kvh, hd), 0, 2, 1, 3)
-		v := TransposeAllDims(Reshape(linear(scope, r, p+"self_attn.v_proj", true), b, s, kvh, hd), 0, 2, 1, 3)
+		r := n.rmsNorm(x, p+"input_layernorm", cfg.RMSNormEps)
+		q := TransposeAllDims(Reshape(n.linear(r, p+"self_attn.q_proj", true), b, s, nh, hd), 0, 2, 1, 3)
+		k := TransposeAllDims(Reshape(n.linear(r, p+"self_attn.k_proj", true), b, s, kvh, hd), 0, 2, 1, 3)
+		v := TransposeAllDims(Reshape(n.linear(r, p+"self_attn.v_proj", true), b, s, kvh, hd), 0, 2, 1, 3)
 		q, k = applyRotary(q, cos, sin), applyRotary(k, cos, sin)
 		a := Reshape(TransposeAllDims(attention(q, k, v, mask), 0, 2, 1, 3), b, s, nh*hd)
-		x = Add(x, linear(scope, a, p+"self_attn.o_proj", false))
-		r = rmsNorm(scope, x, p+"post_attention_layernorm", cfg.RMSNormEps)
-		gate := linear(scope, r, p+"mlp.gate_proj", false)
-		up := linear(scope, r, p+"mlp.up_proj", false)
-		x = Add(x, linear(scope, Mul(Mul(gate, Sigmoid(gate)), up), p+"mlp.down_proj", false))
+		x = Add(x, n.linear(a, p+"self_attn.o_proj", false))
+		r = n.rmsNorm(x, p+"post_attention_layernorm", cfg.RMSNormEps)
+		gate := n.linear(r, p+"mlp.gate_proj", false)
+		up := n.linear(r, p+"mlp.up_proj", false)
+		x = Add(x, n.linear(Mul(Mul(gate, Sigmoid(gate)), up), p+"mlp.down_proj", false))
 	}
 	// Only the pooled token matters: gather it before the final norm (a
 	// per-token operation) and never build the LM head.
 	flat := Reshape(x, b*s, h)
 	rows := Add(MulScalar(Iota(g, shapes.Make(dtypes.Int32, b), 0), s), ConvertDType(pooled, dtypes.Int32))
 	last := Gather(flat, Reshape(rows, b, 1)) // [B, H]
-	return ConvertDType(rmsNorm(scope, last, "model.norm", cfg.RMSNormEps), dtypes.Float32)
+	return ConvertDType(n.rmsNorm(last, "model.norm", cfg.RMSNormEps), dtypes.Float32)
 }
 
 // l2Normalize divides each row by its Euclidean norm (PyTorch's

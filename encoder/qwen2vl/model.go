@@ -23,6 +23,9 @@ type Model struct {
 	backend compute.Backend
 	store   *model.Store
 
+	maxCache int
+	lora     *loraGraph // trainable adapter, when attached
+
 	mu         sync.Mutex
 	textExec   *model.Exec
 	visionExec *model.Exec
@@ -76,30 +79,80 @@ func FromCheckpoint(backend compute.Backend, cfg *Config, ckpt *safetensors.Chec
 	if err := src.loadInto(store, cfg, dt, opts.Adapter); err != nil {
 		return nil, err
 	}
-	m := &Model{Config: cfg, DType: dt, backend: backend, store: store}
-	maxCache := opts.MaxCompiledShapes
-	if maxCache <= 0 {
-		maxCache = 32
+	m := &Model{Config: cfg, DType: dt, backend: backend, store: store, maxCache: opts.MaxCompiledShapes}
+	if m.maxCache <= 0 {
+		m.maxCache = 32
 	}
-	m.textExec, err = model.NewExec(backend, store, func(scope *model.Scope, in []*Node) []*Node {
-		return m.outputs(decoder(scope, cfg, dt, in[0], in[1], in[2], in[3], nil, nil))
-	})
-	if err != nil {
-		return nil, fmt.Errorf("qwen2vl: %w", err)
+	if err := m.Refresh(); err != nil {
+		return nil, err
 	}
-	m.visionExec, err = model.NewExec(backend, store, func(scope *model.Scope, in []*Node) []*Node {
-		visual := visionTower(scope, cfg, in[4], in[5], in[6])
-		return m.outputs(decoder(scope, cfg, dt, in[0], in[1], in[2], in[3], visual, in[7]))
-	})
-	if err != nil {
-		return nil, fmt.Errorf("qwen2vl: %w", err)
-	}
-	m.textExec.SetMaxCache(maxCache)
-	m.visionExec.SetMaxCache(maxCache)
 	return m, nil
 }
 
-func (m *Model) outputs(hidden *Node) []*Node { return []*Node{hidden, l2Normalize(hidden)} }
+// Refresh rebuilds the inference programs. Call it after weights change
+// (a training step): on backends that fold weights into inference programs
+// as constants, programs compiled before would keep the old values.
+func (m *Model) Refresh() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var err error
+	m.textExec, err = model.NewExec(m.backend, m.store, func(scope *model.Scope, in []*Node) []*Node {
+		emb, hidden, _ := m.embed(scope, in, nil)
+		return []*Node{hidden, emb}
+	})
+	if err != nil {
+		return fmt.Errorf("qwen2vl: %w", err)
+	}
+	m.visionExec, err = model.NewExec(m.backend, m.store, func(scope *model.Scope, in []*Node) []*Node {
+		emb, hidden, _ := m.embed(scope, in, nil)
+		return []*Node{hidden, emb}
+	})
+	if err != nil {
+		return fmt.Errorf("qwen2vl: %w", err)
+	}
+	m.textExec.SetMaxCache(m.maxCache)
+	m.visionExec.SetMaxCache(m.maxCache)
+	return nil
+}
+
+// embed builds the whole forward from Batch.Inputs() nodes: 4 inputs for a
+// text-only batch, 8 with images. rng, when not nil, is the dropout RNG
+// state of the adapter; the advanced state is returned.
+func (m *Model) embed(scope *model.Scope, in []*Node, rng *Node) (emb, hidden, rngOut *Node) {
+	n := &net{scope: scope, cfg: m.Config, dt: m.DType}
+	if m.lora != nil {
+		n.lora = &loraGraph{cfg: m.lora.cfg, modules: m.lora.modules, rng: rng}
+	}
+	var visual, featSrc *Node
+	if len(in) == 8 {
+		visual = n.visionTower(in[4], in[5], in[6])
+		featSrc = in[7]
+	} else if len(in) != 4 {
+		panic(fmt.Sprintf("qwen2vl: embedding graph wants 4 or 8 inputs, got %d", len(in)))
+	}
+	hidden = n.decoder(in[0], in[1], in[2], in[3], visual, featSrc)
+	if n.lora != nil {
+		rngOut = n.lora.rng
+	}
+	return l2Normalize(hidden), hidden, rngOut
+}
+
+// EmbedGraph builds the embedding computation inside a caller's graph (for
+// training): inputs are the nodes of Batch.Inputs(), rng the dropout RNG
+// state (nil: no dropout). It returns the L2-normalised embeddings
+// [B, hidden] in float32 and the advanced RNG state (nil without dropout).
+func (m *Model) EmbedGraph(scope *model.Scope, inputs []*Node, rng *Node) (emb, rngOut *Node) {
+	emb, _, rngOut = m.embed(scope, inputs, rng)
+	return emb, rngOut
+}
+
+// SetFullFineTuning makes every weight the embedding uses trainable (the
+// reference's full fine-tuning mode, vision tower included).
+func (m *Model) SetFullFineTuning() {
+	for v := range m.store.IterVariables() {
+		v.SetTrainable(true)
+	}
+}
 
 // Store exposes the weights (for adapters and training).
 func (m *Model) Store() *model.Store { return m.store }
@@ -131,6 +184,25 @@ type Output struct {
 	Embeddings [][]float32
 }
 
+// Inputs converts the batch into the model's input tensors, in the order
+// EmbedGraph expects them.
+func (b *Batch) Inputs() []any {
+	args := []any{
+		tensors.FromValue(b.IDs),
+		tensors.FromValue([][][]int32{b.Positions[0], b.Positions[1], b.Positions[2]}),
+		tensors.FromValue(b.Valid),
+		tensors.FromValue(b.Pooled),
+	}
+	if len(b.Pixels) > 0 {
+		rc := make([][]int32, len(b.RowCol))
+		for i, p := range b.RowCol {
+			rc[i] = []int32{p[0], p[1]}
+		}
+		args = append(args, tensors.FromValue(b.Pixels), tensors.FromValue(rc), tensors.FromValue(b.Segment), tensors.FromValue(b.FeatSrc))
+	}
+	return args
+}
+
 // Forward runs the batch. Graph-construction panics become errors.
 func (m *Model) Forward(b *Batch) (out *Output, err error) {
 	defer func() {
@@ -141,21 +213,11 @@ func (m *Model) Forward(b *Batch) (out *Output, err error) {
 	if len(b.IDs) == 0 {
 		return nil, fmt.Errorf("qwen2vl: empty batch")
 	}
-	args := []any{
-		tensors.FromValue(b.IDs),
-		tensors.FromValue([][][]int32{b.Positions[0], b.Positions[1], b.Positions[2]}),
-		tensors.FromValue(b.Valid),
-		tensors.FromValue(b.Pooled),
-	}
 	exec := m.textExec
 	if len(b.Pixels) > 0 {
 		exec = m.visionExec
-		rc := make([][]int32, len(b.RowCol))
-		for i, p := range b.RowCol {
-			rc[i] = []int32{p[0], p[1]}
-		}
-		args = append(args, tensors.FromValue(b.Pixels), tensors.FromValue(rc), tensors.FromValue(b.Segment), tensors.FromValue(b.FeatSrc))
 	}
+	args := b.Inputs()
 	m.mu.Lock()
 	res, err := exec.Exec(args...)
 	m.mu.Unlock()

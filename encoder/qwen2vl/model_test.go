@@ -270,3 +270,59 @@ func checkPositions(t *testing.T, c *encoderCase, cfg *Config) {
 		}
 	}
 }
+
+// TestUnmergedAdapterGraph runs the adapter cases with the adapter kept as
+// separate trainable variables (the training graph, dropout off) instead of
+// merged: PEFT's unmerged forward is the reference, same tolerance.
+func TestUnmergedAdapterGraph(t *testing.T) {
+	g, pix := loadEncoderGoldens(t)
+	models := map[string]*Model{}
+	ran := 0
+	for i := range g.Cases {
+		c := &g.Cases[i]
+		if c.Adapter == nil || c.DType != "float32" {
+			continue
+		}
+		m, ok := models[*c.Adapter]
+		if !ok {
+			a, err := peft.Load(filepath.Join(goldenDir(), *c.Adapter))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m, err = Load(backend(t), filepath.Join(goldenDir(), c.Model), LoadOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.AttachLoRA(a.Config, a, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Refresh(); err != nil {
+				t.Fatal(err)
+			}
+			models[*c.Adapter] = m
+		}
+		out, err := m.Forward(batchFromGolden(t, c, m.Config, pix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r := range c.Embedding {
+			if e := maxRelErr(out.Embeddings[r], c.Embedding[r]); e > 1e-4 {
+				t.Errorf("%s row %d: rel err %.3g", c.ID, r, e)
+			}
+		}
+		ran++
+	}
+	if ran < 8 {
+		t.Fatalf("only %d adapter cases", ran)
+	}
+	// The adapter read back from the variables equals the one loaded.
+	for name, m := range models {
+		back, err := m.Adapter()
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig, _ := peft.Load(filepath.Join(goldenDir(), name))
+		if len(back.Layers) != len(orig.Layers) {
+			t.Errorf("%s: %d layers back, %d loaded", name, len(back.Layers), len(orig.Layers))
+		}
+	}
+}
