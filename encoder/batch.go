@@ -37,10 +37,40 @@ func patchBucket(n int) int {
 	return b
 }
 
-// run pads prepared inputs into one model batch (right padding: the pooled
-// token is each row's last real token) and runs it.
+// run pads prepared inputs into one model batch and runs it.
 func (e *Encoder) run(rows []*prepared) (*qwen2vl.Output, error) {
-	b := e.set.batchSize
+	batch, shape, err := e.assemble(rows, e.set.batchSize)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.shapes[shape] = true
+	e.mu.Unlock()
+	return e.model.Forward(batch)
+}
+
+// Batch tokenizes and processes inputs into one padded model batch of size
+// rows (>= len(inputs); filler rows are single pad tokens), with the same
+// bucketing as Embed. Training code builds its chunks with it.
+func (e *Encoder) Batch(inputs []Input, rows int) (*qwen2vl.Batch, error) {
+	if rows < len(inputs) {
+		return nil, fmt.Errorf("encoder: %d inputs do not fit a batch of %d", len(inputs), rows)
+	}
+	prepared := make([]*prepared, len(inputs))
+	for i, in := range inputs {
+		p, err := e.prepare(in)
+		if err != nil {
+			return nil, fmt.Errorf("encoder: input %d: %w", i, err)
+		}
+		prepared[i] = p
+	}
+	b, _, err := e.assemble(prepared, rows)
+	return b, err
+}
+
+// assemble pads prepared inputs into a batch of b rows (right padding: the
+// pooled token is each row's last real token) and names its shape.
+func (e *Encoder) assemble(rows []*prepared, b int) (*qwen2vl.Batch, string, error) {
 	maxLen := 1
 	for _, r := range rows {
 		maxLen = max(maxLen, len(r.ids))
@@ -79,7 +109,7 @@ func (e *Encoder) run(rows []*prepared) (*qwen2vl.Output, error) {
 		}
 		pos, err := qwen2vl.TextPositions(intIDs(row.ids), row.grids, e.cfg, e.set.positions)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		for a := 0; a < 3; a++ {
 			p := make([]int32, s)
@@ -109,10 +139,7 @@ func (e *Encoder) run(rows []*prepared) (*qwen2vl.Output, error) {
 	} else {
 		batch.FeatSrc = nil
 	}
-	e.mu.Lock()
-	e.shapes[shape] = true
-	e.mu.Unlock()
-	return e.model.Forward(batch)
+	return batch, shape, nil
 }
 
 func appendPatches(dst [][]float32, img *qwen2vl.ProcessedImage) [][]float32 {

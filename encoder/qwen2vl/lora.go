@@ -30,26 +30,50 @@ const (
 type loraGraph struct {
 	cfg     peft.Config
 	modules map[string]bool
-	// rng is the dropout RNG state, threaded through the layers in a fixed
-	// order so the same input state replays the same masks (GradCache's
-	// second pass depends on it). nil disables dropout (inference).
-	rng *Node
+	// seeds [B] uint32 drives dropout, one seed per example (nil disables
+	// dropout: inference). A mask value is a hash of (example seed, layer,
+	// position), so an example gets the same masks whichever batch or chunk
+	// it is computed in: GradCache's second pass replays the first exactly,
+	// and a chunked step equals the full-batch step even with dropout on.
+	seeds *Node
+	layer uint32 // counts dropout sites in graph-building order
 }
 
 func (l *loraGraph) adapts(module string) bool { return l.modules[module] }
 
 // dropout zeroes each value with probability p and rescales the rest by
-// 1/(1-p), as nn.Dropout does in training.
+// 1/(1-p), as nn.Dropout does in training. x is [B, S, in].
 func (l *loraGraph) dropout(x *Node) *Node {
 	p := l.cfg.LoraDropout
-	if l.rng == nil || p <= 0 {
+	if l.seeds == nil || p <= 0 {
 		return x
 	}
-	var u *Node
-	l.rng, u = RandomUniform(l.rng, shapes.Make(dtypes.Float32, x.Shape().Dimensions...))
-	keep := GreaterOrEqual(u, BroadcastToDims(Scalar(x.Graph(), dtypes.Float32, p), x.Shape().Dimensions...))
-	scaled := MulScalar(x, 1/(1-p))
-	return Where(keep, scaled, ZerosLike(x))
+	l.layer++
+	dims := x.Shape().Dimensions
+	if len(dims) != 3 {
+		panic(fmt.Sprintf("qwen2vl: adapter dropout wants [batch, seq, features], got %v", dims))
+	}
+	u := hashUniform(l.seeds, l.layer, dims)
+	keep := GreaterOrEqual(u, BroadcastToDims(Scalar(x.Graph(), dtypes.Float32, p), dims...))
+	return Where(keep, MulScalar(x, 1/(1-p)), ZerosLike(x))
+}
+
+// hashUniform returns uniform [0, 1) floats of shape dims = [B, S, F]: a
+// 32-bit integer hash of (seeds[b], layer, s·F + f) with good avalanche
+// (the "lowbias32" finaliser), top 24 bits scaled to [0, 1).
+func hashUniform(seeds *Node, layer uint32, dims []int) *Node {
+	g := seeds.Graph()
+	u32 := func(v uint32) *Node { return BroadcastToDims(Scalar(g, dtypes.Uint32, v), dims...) }
+	seed := BroadcastToDims(Reshape(ConvertDType(seeds, dtypes.Uint32), dims[0], 1, 1), dims...)
+	pos := Add(Mul(Iota(g, shapes.Make(dtypes.Uint32, dims...), 1), u32(uint32(dims[2]))), Iota(g, shapes.Make(dtypes.Uint32, dims...), 2))
+	h := BitwiseXor(BitwiseXor(seed, u32(layer*0x9e3779b9)), Mul(pos, u32(0x85ebca6b)))
+	h = BitwiseXor(h, BitwiseShiftRightLogicalScalar(h, uint32(16)))
+	h = Mul(h, u32(0x7feb352d))
+	h = BitwiseXor(h, BitwiseShiftRightLogicalScalar(h, uint32(15)))
+	h = Mul(h, u32(0x846ca68b))
+	h = BitwiseXor(h, BitwiseShiftRightLogicalScalar(h, uint32(16)))
+	top := ConvertDType(BitwiseShiftRightLogicalScalar(h, uint32(8)), dtypes.Float32)
+	return MulScalar(top, 1.0/(1<<24))
 }
 
 // linear is PEFT's LoRA (and DoRA) forward for an nn.Linear:
@@ -117,6 +141,11 @@ func (m *Model) AttachLoRA(cfg peft.Config, from *peft.Adapter, seed uint64) err
 	modules := map[string]bool{}
 	for _, mod := range m.Config.LinearModules() {
 		if cfg.Matches(mod) {
+			if strings.HasPrefix(mod, visualPrefix) {
+				// VLM2Vec's target names never match the vision tower; its
+				// layers see [patches, features], not per-example rows.
+				return fmt.Errorf("qwen2vl: target_modules %v match vision-tower layer %s; adapters on the vision tower are not supported", cfg.TargetModules, mod)
+			}
 			modules[mod] = true
 		}
 	}

@@ -97,14 +97,14 @@ func (m *Model) Refresh() error {
 	defer m.mu.Unlock()
 	var err error
 	m.textExec, err = model.NewExec(m.backend, m.store, func(scope *model.Scope, in []*Node) []*Node {
-		emb, hidden, _ := m.embed(scope, in, nil)
+		emb, hidden := m.embed(scope, in, nil)
 		return []*Node{hidden, emb}
 	})
 	if err != nil {
 		return fmt.Errorf("qwen2vl: %w", err)
 	}
 	m.visionExec, err = model.NewExec(m.backend, m.store, func(scope *model.Scope, in []*Node) []*Node {
-		emb, hidden, _ := m.embed(scope, in, nil)
+		emb, hidden := m.embed(scope, in, nil)
 		return []*Node{hidden, emb}
 	})
 	if err != nil {
@@ -116,12 +116,12 @@ func (m *Model) Refresh() error {
 }
 
 // embed builds the whole forward from Batch.Inputs() nodes: 4 inputs for a
-// text-only batch, 8 with images. rng, when not nil, is the dropout RNG
-// state of the adapter; the advanced state is returned.
-func (m *Model) embed(scope *model.Scope, in []*Node, rng *Node) (emb, hidden, rngOut *Node) {
+// text-only batch, 8 with images. seeds, when not nil, are per-example
+// dropout seeds [B] for the adapter.
+func (m *Model) embed(scope *model.Scope, in []*Node, seeds *Node) (emb, hidden *Node) {
 	n := &net{scope: scope, cfg: m.Config, dt: m.DType}
 	if m.lora != nil {
-		n.lora = &loraGraph{cfg: m.lora.cfg, modules: m.lora.modules, rng: rng}
+		n.lora = &loraGraph{cfg: m.lora.cfg, modules: m.lora.modules, seeds: seeds}
 	}
 	var visual, featSrc *Node
 	if len(in) == 8 {
@@ -131,19 +131,16 @@ func (m *Model) embed(scope *model.Scope, in []*Node, rng *Node) (emb, hidden, r
 		panic(fmt.Sprintf("qwen2vl: embedding graph wants 4 or 8 inputs, got %d", len(in)))
 	}
 	hidden = n.decoder(in[0], in[1], in[2], in[3], visual, featSrc)
-	if n.lora != nil {
-		rngOut = n.lora.rng
-	}
-	return l2Normalize(hidden), hidden, rngOut
+	return l2Normalize(hidden), hidden
 }
 
 // EmbedGraph builds the embedding computation inside a caller's graph (for
-// training): inputs are the nodes of Batch.Inputs(), rng the dropout RNG
-// state (nil: no dropout). It returns the L2-normalised embeddings
-// [B, hidden] in float32 and the advanced RNG state (nil without dropout).
-func (m *Model) EmbedGraph(scope *model.Scope, inputs []*Node, rng *Node) (emb, rngOut *Node) {
-	emb, _, rngOut = m.embed(scope, inputs, rng)
-	return emb, rngOut
+// training): inputs are the nodes of Batch.Inputs(); dropoutSeeds [B]
+// (uint32, one per example) switch the adapter's dropout on, nil leaves it
+// off. It returns the L2-normalised embeddings [B, hidden] in float32.
+func (m *Model) EmbedGraph(scope *model.Scope, inputs []*Node, dropoutSeeds *Node) *Node {
+	emb, _ := m.embed(scope, inputs, dropoutSeeds)
+	return emb
 }
 
 // SetFullFineTuning makes every weight the embedding uses trainable (the
