@@ -21,7 +21,11 @@ package vlm2vec
 import (
 	"context"
 
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
 	"github.com/org/vlm2vec/encoder"
+	"github.com/org/vlm2vec/gradcache"
+	"github.com/org/vlm2vec/loss"
 )
 
 // Encoder embeds instructions, texts and images; see package encoder.
@@ -48,3 +52,39 @@ func Similarity(a, b []float32) float32 {
 	}
 	return s
 }
+
+// LossOptions configures InfoNCE; see loss.Options.
+type LossOptions = loss.Options
+
+// InfoNCE builds VLM2Vec's contrastive loss inside a GoMLX graph: queries
+// [N, d] against targets [N·k, d] (query i's positive is row i·k), dot
+// products over the temperature, mean cross-entropy in float32.
+func InfoNCE(queries, targets *graph.Node, opts LossOptions) *graph.Node {
+	return loss.InfoNCE(queries, targets, opts)
+}
+
+// InfoNCEValue computes the loss of host embeddings on a backend.
+func InfoNCEValue(backend compute.Backend, queries, targets [][]float32, opts LossOptions) (float64, error) {
+	return loss.Compute(backend, queries, targets, opts)
+}
+
+// GradCache trains with large contrastive batches in fixed memory; see
+// package gradcache.
+type GradCache = gradcache.GradCache
+
+// Chunk is one forward pass of a GradCache batch.
+type Chunk = gradcache.Chunk
+
+// NewGradCache prepares GradCache for a model's trainable variables.
+func NewGradCache(m gradcache.Model, lossFn gradcache.LossFn) (*GradCache, error) {
+	return gradcache.New(m, lossFn)
+}
+
+// Trainer runs GradCache steps with AdamW, checkpoints and resume.
+type Trainer = gradcache.Trainer
+
+// TrainConfig is the trainer's recipe (steps, learning rate, schedule...).
+type TrainConfig = gradcache.Config
+
+// AdamW is the optimizer's settings (PyTorch's AdamW with clipping).
+type AdamW = gradcache.AdamW
