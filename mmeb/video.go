@@ -1,0 +1,214 @@
+package mmeb
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/org/vlm2vec/instruct"
+)
+
+// DefaultFrames is the number of frames V2 feeds per video.
+const DefaultFrames = 8
+
+var frameExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true}
+
+var digitRuns = regexp.MustCompile(`\d+`)
+
+// naturalLess orders file names the way the reference's natural_sort_key
+// does: runs of digits compare as numbers, the rest case-insensitively.
+func naturalLess(a, b string) bool {
+	ka, kb := naturalKey(a), naturalKey(b)
+	for i := 0; i < len(ka) && i < len(kb); i++ {
+		x, y := ka[i], kb[i]
+		if x.isNum && y.isNum {
+			if x.num != y.num {
+				return x.num < y.num
+			}
+			continue
+		}
+		if x.isNum != y.isNum {
+			// Python would raise comparing int with str; put numbers first
+			// to stay total.
+			return x.isNum
+		}
+		if x.text != y.text {
+			return x.text < y.text
+		}
+	}
+	if len(ka) != len(kb) {
+		return len(ka) < len(kb)
+	}
+	return a < b
+}
+
+type keyPart struct {
+	isNum bool
+	num   float64
+	text  string
+}
+
+func naturalKey(s string) []keyPart {
+	var parts []keyPart
+	last := 0
+	for _, m := range digitRuns.FindAllStringIndex(s, -1) {
+		parts = append(parts, keyPart{text: strings.ToLower(s[last:m[0]])})
+		n, _ := strconv.ParseFloat(s[m[0]:m[1]], 64)
+		parts = append(parts, keyPart{isNum: true, num: n})
+		last = m[1]
+	}
+	return append(parts, keyPart{text: strings.ToLower(s[last:])})
+}
+
+// LoadFrames lists the frame images (.jpg, .jpeg, .png, any case) of a
+// frame folder in natural order (frame_2 before frame_10). A missing
+// folder yields no frames and no error, as in the reference.
+func LoadFrames(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		if frameExts[strings.ToLower(filepath.Ext(e.Name()))] {
+			names = append(names, e.Name())
+		}
+	}
+	sort.SliceStable(names, func(i, j int) bool { return naturalLess(names[i], names[j]) })
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = filepath.Join(dir, n)
+	}
+	return out, nil
+}
+
+// SampleFrames picks n frames evenly: indices floor(linspace(0, len−1, n)),
+// as numpy.linspace(..., dtype=int) gives them. With fewer than n frames
+// all frames are returned unchanged: the reference only samples when it
+// has at least n (its repeat-the-last-frame branch is never reached).
+func SampleFrames(frames []string, n int) []string {
+	if n <= 0 {
+		return nil
+	}
+	if len(frames) < n {
+		return append([]string(nil), frames...)
+	}
+	out := make([]string, n)
+	if n == 1 {
+		out[0] = frames[0]
+		return out
+	}
+	last := float64(len(frames) - 1)
+	step := last / float64(n-1)
+	for i := 0; i < n; i++ {
+		// numpy computes start + i*step and sets the last value to stop.
+		x := float64(i) * step
+		if i == n-1 {
+			x = last
+		}
+		out[i] = frames[int(x)]
+	}
+	return out
+}
+
+// VideoFrames loads and samples one video's frames (the reference's
+// process_video_frames).
+func VideoFrames(dir string, n int) ([]string, error) {
+	frames, err := LoadFrames(dir)
+	if err != nil {
+		return nil, err
+	}
+	return SampleFrames(frames, n), nil
+}
+
+// LoadVideoCLS reads a V2 video-classification dataset: parquet with
+// video_id and pos_text (the label) and, for SmthSmthV2, neg_text (the
+// row's own candidate list); frames are read from
+// imageRoot/<dataset folder>/<video_id>/ (imageRoot is the MMEB-V2
+// video-tasks/frames/video_cls directory). Global tasks rank every query
+// against all labels that occur in the data.
+func LoadVideoCLS(ctx context.Context, path, imageRoot string, task Task, opts LoadOptions) (*Dataset, error) {
+	if task.Meta != MetaVCLS {
+		return nil, fmt.Errorf("%w: %s is not a video classification task", ErrNoLoader, task.Name)
+	}
+	p, ok := instruct.Prompts[task.Name]
+	if !ok {
+		return nil, fmt.Errorf("%w: no instruction for %s", ErrNoLoader, task.Name)
+	}
+	files, err := parquetFiles(path)
+	if err != nil {
+		return nil, fmt.Errorf("mmeb: %s: %w", task.Name, err)
+	}
+	local := task.Ranking == Local
+	t, err := readParquet(files, []colSpec{
+		{path: []string{"video_id"}},
+		{path: []string{"pos_text"}},
+		{path: []string{"neg_text"}, kind: colList, optional: !local},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mmeb: %s: %w", task.Name, err)
+	}
+	nframes := opts.Frames
+	if nframes == 0 {
+		nframes = DefaultFrames
+	}
+	dirName := task.Dir
+	if dirName == "" {
+		dirName = task.Name
+	}
+	l := newLoader(imageRoot, opts)
+	ds := &Dataset{Task: task}
+	qtext := instruct.ProcessData(p.Query, "", true, false)
+	vid, pos, neg := t.col("video_id"), t.col("pos_text"), t.col("neg_text")
+	n := l.limit(t.rows)
+	ds.Rows = n
+	for r := 0; r < n; r++ {
+		if r%64 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		fail := func(format string, a ...any) {
+			ds.Problems = append(ds.Problems, Problem{Row: r, Reason: fmt.Sprintf(format, a...)})
+		}
+		if vid.at(r).null || vid.at(r).str == "" || pos.at(r).null || pos.at(r).str == "" {
+			fail("video_id or pos_text is empty")
+			continue
+		}
+		rel := filepath.Join(dirName, vid.at(r).str)
+		frames, err := VideoFrames(filepath.Join(imageRoot, rel), nframes)
+		if err != nil {
+			return nil, fmt.Errorf("mmeb: %s: %w", task.Name, err)
+		}
+		if len(frames) == 0 && !opts.SkipFileCheck {
+			fail("no frames in %s", rel)
+			continue
+		}
+		q := Query{Row: r, ID: vid.at(r).str, Item: Item{Text: qtext, Video: frames,
+			ref: l.s(fmt.Sprintf("video:%s#%d", rel, nframes))}}
+		label := l.s(pos.at(r).str)
+		if local {
+			if neg.at(r).null || len(neg.at(r).list) == 0 {
+				fail("empty candidate list")
+				continue
+			}
+			for _, c := range neg.at(r).list {
+				q.Candidates = append(q.Candidates, Candidate{Name: l.s(c), Item: Item{Text: l.s(c)}})
+			}
+		} else {
+			q.Candidates = []Candidate{{Name: label, Item: Item{Text: label}}}
+		}
+		q.Labels = []string{label}
+		ds.Queries = append(ds.Queries, q)
+	}
+	return ds, nil
+}
