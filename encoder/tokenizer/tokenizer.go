@@ -44,5 +44,7 @@ type Tokenizer interface {
 
 // implementations lists the ways this build can load a tokenizer.json, by
 // name: "go" always, "native" when built with the tokenizers_native tag.
-// The golden tests run every registered implementation over the same cases.
+// The argument is the path of a tokenizer.json file (a loader may also read
+// tokenizer_config.json next to it). The golden tests run every registered
+// implementation over the same cases.
 var implementations = map[string]func(tokenizerJSON string) (Tokenizer, error){}
