@@ -34,10 +34,10 @@ import (
 
 type flags struct {
 	modelName, outputDir, datasetDir, imageDir, synthetic, subsets, sampler, schedule, targets, backend string
-	lora, useDora, bf16                                                                              bool
-	loraR, batch, qChunk, pChunk, maxSteps, warmup, saveSteps, saveLimit, limit, interleave, evalSteps int
-	loraAlpha, loraDropout, temperature, lr, weightDecay, maxGradNorm                                float64
-	seed                                                                                             uint64
+	lora, useDora, bf16                                                                                 bool
+	loraR, batch, qChunk, pChunk, maxSteps, warmup, saveSteps, saveLimit, limit, interleave, evalSteps  int
+	loraAlpha, loraDropout, temperature, lr, weightDecay, maxGradNorm                                   float64
+	seed                                                                                                uint64
 }
 
 func parse() *flags {
@@ -287,7 +287,7 @@ func (b *batcher) chunks(inputs []encoder.Input, size, step, side int) ([]gradca
 	return out, nil
 }
 
-func (b *batcher) State() ([]byte, error)    { return b.sampler.State() }
+func (b *batcher) State() ([]byte, error)     { return b.sampler.State() }
 func (b *batcher) Restore(state []byte) error { return b.sampler.Restore(state) }
 
 // evaluator scores held-out Hit@1 with the MMEB evaluator on the synthetic
