@@ -290,7 +290,15 @@ func Save(dir string, a *Adapter) error {
 	if err := safetensors.Write(filepath.Join(dir, "adapter_model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
-	cfg, err := json.MarshalIndent(a.Config, "", "  ")
+	c := a.Config
+	// PEFT reads these as dicts and fails on null.
+	if c.RankPattern == nil {
+		c.RankPattern = map[string]int{}
+	}
+	if c.AlphaPattern == nil {
+		c.AlphaPattern = map[string]int{}
+	}
+	cfg, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return fmt.Errorf("peft: %w", err)
 	}
