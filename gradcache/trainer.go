@@ -148,6 +148,16 @@ func (t *Trainer) Run(ctx context.Context) ([]Record, error) {
 	)
 	_ = bar.Set(start)
 	var ran []Record
+	if start == 0 && t.Eval != nil {
+		// The untrained model's score anchors the learning curve.
+		ev, err := t.Eval(ctx, 0)
+		if err != nil {
+			return nil, fmt.Errorf("gradcache: eval before training: %w", err)
+		}
+		if err := t.log(Record{Step: 0, Eval: ev}); err != nil {
+			return nil, err
+		}
+	}
 	for step := start + 1; step <= t.cfg.MaxSteps; step++ {
 		if err := ctx.Err(); err != nil {
 			return ran, err
@@ -213,13 +223,16 @@ func (t *Trainer) plot() error {
 	if len(t.history) == 0 {
 		return nil
 	}
-	loss := plot.Series{Name: "loss"}
+	loss := plot.Series{Name: "loss (log)", LogY: true}
 	var evalName string
 	for _, h := range t.history {
-		loss.X = append(loss.X, float64(h.Step))
-		loss.Y = append(loss.Y, h.Loss)
+		if h.Step > 0 {
+			loss.X = append(loss.X, float64(h.Step))
+			loss.Y = append(loss.Y, h.Loss)
+		}
 		for k := range h.Eval {
-			if evalName == "" || k < evalName {
+			// Plot "mean" when there is one, else the first metric by name.
+			if evalName != "mean" && (k == "mean" || evalName == "" || k < evalName) {
 				evalName = k
 			}
 		}

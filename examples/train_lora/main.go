@@ -184,12 +184,14 @@ func run(ctx context.Context, f *flags) error {
 		if err != nil {
 			return err
 		}
-		before, err := ev.hit1(ctx)
-		if err != nil {
-			return err
+		fmt.Printf("held-out evaluation: %d-way retrieval, chance Hit@1 %.1f%%\n", ev.candidates, 100/float64(ev.candidates))
+		tr.Eval = func(ctx context.Context, step int) (map[string]float64, error) {
+			s, err := ev.hit1(ctx)
+			if err == nil && step == 0 {
+				fmt.Printf("held-out Hit@1 before training: %s\n", fmtScores(s))
+			}
+			return s, err
 		}
-		fmt.Printf("held-out Hit@1 before training: %s (chance %.1f%%)\n", fmtScores(before), 100/float64(ev.candidates))
-		tr.Eval = func(ctx context.Context, step int) (map[string]float64, error) { return ev.hit1(ctx) }
 		tr.EvalSteps = f.evalSteps
 	}
 	recs, err := tr.Run(ctx)

@@ -21,6 +21,9 @@ import (
 type Series struct {
 	Name string
 	X, Y []float64
+	// LogY draws the series on a logarithmic axis (positive values only),
+	// for losses that fall by orders of magnitude.
+	LogY bool
 }
 
 var palette = []color.RGBA{{0x00, 0x72, 0xb2, 0xff}, {0xd5, 0x5e, 0x00, 0xff}, {0x00, 0x9e, 0x73, 0xff}, {0xcc, 0x79, 0xa7, 0xff}}
@@ -73,6 +76,16 @@ func Lines(w io.Writer, title, xLabel string, series ...Series) error {
 	text(left+pw/2-len(xLabel)*7/2, height-8, xLabel, color.Black)
 	for k, s := range series {
 		c := palette[k%len(palette)]
+		if s.LogY {
+			logY := make([]float64, len(s.Y))
+			for i, y := range s.Y {
+				logY[i] = math.NaN()
+				if y > 0 {
+					logY[i] = math.Log10(y)
+				}
+			}
+			s.Y = logY
+		}
 		y0, y1 := math.Inf(1), math.Inf(-1)
 		for _, y := range s.Y {
 			if !math.IsNaN(y) && !math.IsInf(y, 0) {
@@ -87,20 +100,27 @@ func Lines(w io.Writer, title, xLabel string, series ...Series) error {
 		}
 		py := func(y float64) int { return top + ph - int(math.Round((y-y0)/(y1-y0)*float64(ph))) }
 		for i := 0; i <= 5; i++ {
-			s := fmt.Sprintf("%.3g", y0+float64(5-i)*(y1-y0)/5)
+			v := y0 + float64(5-i)*(y1-y0)/5
+			if s.LogY {
+				v = math.Pow(10, v)
+			}
+			label := fmt.Sprintf("%.3g", v)
 			if k == 0 {
-				text(left-6-len(s)*7, top+i*ph/5+4, s, c)
+				text(left-6-len(label)*7, top+i*ph/5+4, label, c)
 			} else {
-				text(left+pw+6, top+i*ph/5+4, s, c)
+				text(left+pw+6, top+i*ph/5+4, label, c)
 			}
 		}
 		for i := 1; i < len(s.X); i++ {
+			if math.IsNaN(s.Y[i-1]) || math.IsNaN(s.Y[i]) {
+				continue
+			}
 			line(img, px(s.X[i-1]), py(s.Y[i-1]), px(s.X[i]), py(s.Y[i]), c)
 		}
 		if len(s.X) == 1 {
 			draw.Draw(img, image.Rect(px(s.X[0])-2, py(s.Y[0])-2, px(s.X[0])+3, py(s.Y[0])+3), image.NewUniform(c), image.Point{}, draw.Src)
 		}
-		text(left+pw-220+k*110, 20, "— "+s.Name, c)
+		text(left+pw-220+k*110, 20, "-- "+s.Name, c)
 	}
 	return png.Encode(w, img)
 }
