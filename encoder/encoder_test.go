@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/org/vlm2vec/internal/testutil"
 	"image"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,12 +106,12 @@ func TestEndToEndMatchesTransformers(t *testing.T) {
 		}
 		for r, want := range c.Embedding {
 			if c.DType == "bfloat16" {
-				if cos := cosine(got[r], want); cos < 0.999 {
+				if cos := testutil.Cosine(got[r], want); cos < 0.999 {
 					t.Errorf("%s row %d: bf16 cosine %.6f", c.ID, r, cos)
 				}
 				continue
 			}
-			if e := relErr(got[r], want); e > 1e-4 {
+			if e := testutil.MaxRelErr(got[r], want); e > 1e-4 {
 				t.Errorf("%s row %d: rel err %.3g > 1e-4", c.ID, r, e)
 			}
 		}
@@ -126,25 +126,6 @@ func TestEndToEndMatchesTransformers(t *testing.T) {
 			t.Errorf("%s compiled %d shapes", k, e.CompiledShapes())
 		}
 	}
-}
-
-func relErr(got []float32, want []float64) float64 {
-	var num, den float64
-	for i := range want {
-		num = math.Max(num, math.Abs(float64(got[i])-want[i]))
-		den = math.Max(den, math.Abs(want[i]))
-	}
-	return num / den
-}
-
-func cosine(a []float32, b []float64) float64 {
-	var ab, aa, bb float64
-	for i := range b {
-		ab += float64(a[i]) * b[i]
-		aa += float64(a[i]) * float64(a[i])
-		bb += b[i] * b[i]
-	}
-	return ab / math.Sqrt(aa*bb)
 }
 
 func TestErrorsNotPanics(t *testing.T) {
@@ -228,10 +209,10 @@ func TestGoTrainedAdapterInPEFT(t *testing.T) {
 		t.Fatal(err)
 	}
 	for r, want := range g.Embedding {
-		if e := relErr(got[r], want); e > 1e-4 {
+		if e := testutil.MaxRelErr(got[r], want); e > 1e-4 {
 			t.Errorf("row %d: rel err %.3g vs PEFT", r, e)
 		}
-		if cos := cosine(plain[r], want); cos > 0.99 {
+		if cos := testutil.Cosine(plain[r], want); cos > 0.99 {
 			t.Errorf("row %d: the adapter barely changes the embedding (cosine %.4f to the base model's)", r, cos)
 		}
 	}

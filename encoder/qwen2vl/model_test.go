@@ -2,7 +2,7 @@ package qwen2vl
 
 import (
 	"encoding/json"
-	"math"
+	"github.com/org/vlm2vec/internal/testutil"
 	"os"
 	"path/filepath"
 	"sync"
@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	_ "github.com/gomlx/compute/gobackend"
+	"github.com/org/vlm2vec/encoder/backends"
 	"github.com/org/vlm2vec/encoder/peft"
 	"github.com/org/vlm2vec/encoder/safetensors"
 )
@@ -73,7 +74,7 @@ var (
 func backend(t testing.TB) compute.Backend {
 	backendOnce.Do(func() {
 		var err error
-		testBackend, err = compute.NewWithConfig("go")
+		testBackend, err = backends.New("") // $GOMLX_BACKEND, else "go"
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,26 +139,6 @@ func batchFromGolden(t *testing.T, c *encoderCase, cfg *Config, pix *safetensors
 	return b
 }
 
-func maxRelErr(got []float32, want []float64) float64 {
-	var num, den float64
-	for i := range want {
-		d := float64(got[i]) - want[i]
-		num = math.Max(num, math.Abs(d))
-		den = math.Max(den, math.Abs(want[i]))
-	}
-	return num / den
-}
-
-func cosine(a []float32, b []float64) float64 {
-	var ab, aa, bb float64
-	for i := range b {
-		ab += float64(a[i]) * b[i]
-		aa += float64(a[i]) * float64(a[i])
-		bb += b[i] * b[i]
-	}
-	return ab / math.Sqrt(aa*bb)
-}
-
 // TestMatchesTransformers runs every case of the golden set: two base
 // models, LoRA and DoRA adapters (merged at load), both position schemes,
 // left and right padding. f32 cases must be within 1e-4 relative error
@@ -202,7 +183,7 @@ func TestMatchesTransformers(t *testing.T) {
 			}
 			if c.DType == "bfloat16" {
 				for r := range c.Embedding {
-					cos := cosine(out.Embeddings[r], c.Embedding[r])
+					cos := testutil.Cosine(out.Embeddings[r], c.Embedding[r])
 					t.Logf("row %d: bf16 cosine %.6f", r, cos)
 					if cos < 0.999 {
 						t.Errorf("row %d: bf16 cosine %.6f < 0.999", r, cos)
@@ -211,10 +192,10 @@ func TestMatchesTransformers(t *testing.T) {
 				return
 			}
 			for r := range c.PooledHidden {
-				if e := maxRelErr(out.Hidden[r], c.PooledHidden[r]); e > 1e-4 {
+				if e := testutil.MaxRelErr(out.Hidden[r], c.PooledHidden[r]); e > 1e-4 {
 					t.Errorf("row %d: pooled hidden rel err %.3g > 1e-4", r, e)
 				}
-				if e := maxRelErr(out.Embeddings[r], c.Embedding[r]); e > 1e-4 {
+				if e := testutil.MaxRelErr(out.Embeddings[r], c.Embedding[r]); e > 1e-4 {
 					t.Errorf("row %d: embedding rel err %.3g > 1e-4", r, e)
 				} else {
 					t.Logf("row %d: embedding rel err %.2g", r, e)
@@ -305,7 +286,7 @@ func TestUnmergedAdapterGraph(t *testing.T) {
 			t.Fatal(err)
 		}
 		for r := range c.Embedding {
-			if e := maxRelErr(out.Embeddings[r], c.Embedding[r]); e > 1e-4 {
+			if e := testutil.MaxRelErr(out.Embeddings[r], c.Embedding[r]); e > 1e-4 {
 				t.Errorf("%s row %d: rel err %.3g", c.ID, r, e)
 			}
 		}

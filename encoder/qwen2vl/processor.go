@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	"math"
 	"os"
+
+	"github.com/org/vlm2vec/encoder/images"
 )
 
 // This file is the Go counterpart of transformers' PIL-based
@@ -594,53 +595,16 @@ type RGB struct {
 func NewRGB(w, h int) *RGB { return &RGB{Width: w, Height: h, Pix: make([]uint8, 3*w*h)} }
 
 // NewRGBFromImage copies img into packed RGB with Pillow convert("RGB")
-// semantics. Straight-alpha images (*image.NRGBA, the PNG decoder's output
-// for images with alpha) keep their colour channels and lose alpha, as
-// Pillow does. Opaque premultiplied images are exact. A translucent
-// *image.RGBA is un-premultiplied (its colours were already rounded when
-// premultiplied, so the result can be 1 off Pillow's); decoders should hand
-// over straight or opaque images.
+// semantics, as package images defines them (alpha dropped, not
+// composited; grayscale replicated; palettes looked up).
 func NewRGBFromImage(img image.Image) *RGB {
-	b := img.Bounds()
-	w, h := b.Dx(), b.Dy()
+	rgba := images.ToRGB(img)
+	w, h := rgba.Rect.Dx(), rgba.Rect.Dy()
 	out := NewRGB(w, h)
-	switch s := img.(type) {
-	case *image.NRGBA:
-		for y := 0; y < h; y++ {
-			row := s.Pix[s.PixOffset(b.Min.X, b.Min.Y+y):]
-			for x := 0; x < w; x++ {
-				copy(out.Pix[3*(y*w+x):3*(y*w+x)+3], row[4*x:4*x+3])
-			}
-		}
-	case *image.RGBA:
-		for y := 0; y < h; y++ {
-			row := s.Pix[s.PixOffset(b.Min.X, b.Min.Y+y):]
-			for x := 0; x < w; x++ {
-				px := row[4*x : 4*x+4]
-				d := out.Pix[3*(y*w+x) : 3*(y*w+x)+3]
-				if px[3] == 255 {
-					copy(d, px[:3])
-					continue
-				}
-				c := color.NRGBAModel.Convert(color.RGBA{px[0], px[1], px[2], px[3]}).(color.NRGBA)
-				d[0], d[1], d[2] = c.R, c.G, c.B
-			}
-		}
-	default:
-		for y := 0; y < h; y++ {
-			for x := 0; x < w; x++ {
-				var c color.NRGBA
-				switch v := img.At(b.Min.X+x, b.Min.Y+y).(type) {
-				case color.NRGBA:
-					c = v
-				case color.NRGBA64:
-					c = color.NRGBA{uint8(v.R >> 8), uint8(v.G >> 8), uint8(v.B >> 8), uint8(v.A >> 8)}
-				default:
-					c = color.NRGBAModel.Convert(v).(color.NRGBA)
-				}
-				i := 3 * (y*w + x)
-				out.Pix[i], out.Pix[i+1], out.Pix[i+2] = c.R, c.G, c.B
-			}
+	for y := 0; y < h; y++ {
+		row := rgba.Pix[y*rgba.Stride:]
+		for x := 0; x < w; x++ {
+			copy(out.Pix[3*(y*w+x):3*(y*w+x)+3], row[4*x:4*x+3])
 		}
 	}
 	return out

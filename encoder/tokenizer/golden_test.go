@@ -182,7 +182,7 @@ func checkGolden(t *testing.T, impl, file, name string) {
 	if got := tok.VocabSize(); got != h.VocabSize {
 		t.Errorf("VocabSize = %d, want %d", got, h.VocabSize)
 	}
-	var strOK, strN, decOK, decN, shown int
+	var strOK, strN, decOK, decN, shown, nulSkipped int
 	maxShown := 10 // VLM2VEC_GOLDEN_SHOW=n shows more
 	if n, err := strconv.Atoi(os.Getenv("VLM2VEC_GOLDEN_SHOW")); err == nil {
 		maxShown = n
@@ -194,6 +194,13 @@ func checkGolden(t *testing.T, impl, file, name string) {
 		shown++
 	}
 	for _, c := range cases {
+		// A C string cannot carry a NUL byte, so the native binding refuses
+		// such text (with an error, tested in native_test.go); those cases
+		// are counted and reported, not compared.
+		if impl == "native" && (strings.Contains(c.Decode, "\x00") || strings.Contains(c.DecSk, "\x00") || (c.Text != nil && strings.Contains(*c.Text, "\x00"))) {
+			nulSkipped++
+			continue
+		}
 		if c.Text == nil {
 			decN++
 			d, err1 := tok.Decode(c.Dec, false)
@@ -225,7 +232,10 @@ func checkGolden(t *testing.T, impl, file, name string) {
 		}
 		strOK++
 	}
-	if strN < 4000 {
+	if nulSkipped > 0 {
+		t.Logf("%s/%s: %d cases with NUL bytes not compared (the C interface cannot pass them)", impl, name, nulSkipped)
+	}
+	if strN+nulSkipped < 4000 {
 		t.Errorf("golden has only %d strings, want >= 4000", strN)
 	}
 	t.Logf("%s/%s: %d/%d strings with identical ids and decodes, %d/%d id-sequence decodes identical (reference tokenizers %s)",
