@@ -21,7 +21,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/gomlx/compute"
 	_ "github.com/gomlx/compute/gobackend" // the embedded default backend
 	"github.com/org/vlm2vec/encoder/images"
 	"github.com/org/vlm2vec/encoder/peft"
@@ -172,20 +171,6 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Encoder, error) {
 }
 
 const qwenImageToken = "<|image_pad|>"
-
-func newBackend(config string) (compute.Backend, error) {
-	if config == "" {
-		config = os.Getenv("GOMLX_BACKEND")
-	}
-	if config == "" {
-		config = "go"
-	}
-	b, err := compute.NewWithConfig(config)
-	if err != nil {
-		return nil, fmt.Errorf("encoder: backend %q: %w", config, err)
-	}
-	return b, nil
-}
 
 // Dim is the embedding dimension (the LM hidden size).
 func (e *Encoder) Dim() int { return e.cfg.HiddenSize }

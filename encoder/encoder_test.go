@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/org/vlm2vec/internal/testutil"
 	"image"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/org/vlm2vec/encoder/qwen2vl"
+	"github.com/org/vlm2vec/internal/testutil"
 )
 
 // The checkpoints and goldens come from scripts/goldens/qwen2vl/make_goldens.py

@@ -12,6 +12,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/org/vlm2vec/encoder/backends"
 )
 
 var (
@@ -22,9 +23,9 @@ var (
 
 func goBackend(t testing.TB) compute.Backend {
 	t.Helper()
-	backendOnce.Do(func() { testBackend, backendErr = compute.NewWithConfig("go") })
+	backendOnce.Do(func() { testBackend, backendErr = backends.New("") }) // $GOMLX_BACKEND, else "go"
 	if backendErr != nil {
-		t.Fatalf("go backend: %v", backendErr)
+		t.Fatalf("backend: %v", backendErr)
 	}
 	return testBackend
 }

@@ -2,7 +2,6 @@ package qwen2vl
 
 import (
 	"encoding/json"
-	"github.com/org/vlm2vec/internal/testutil"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/org/vlm2vec/encoder/backends"
 	"github.com/org/vlm2vec/encoder/peft"
 	"github.com/org/vlm2vec/encoder/safetensors"
+	"github.com/org/vlm2vec/internal/testutil"
 )
 
 // goldenDir holds the checkpoints and goldens written by
