@@ -179,7 +179,7 @@ func run(ctx context.Context, f *flags) error {
 	if f.lora {
 		tr.SaveExtra = func(dir string) error { return saveAdapter(m, filepath.Join(dir, "adapter")) }
 	}
-	if evalDir != "" {
+	if evalDir != "" && f.evalSteps > 0 {
 		ev, err := newEvaluator(ctx, enc, evalDir, f.synthetic)
 		if err != nil {
 			return err
