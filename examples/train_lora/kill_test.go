@@ -36,16 +36,16 @@ func killFlags(dir string, steps int) *flags {
 	}
 }
 
-// TestKill9DuringTraining kills a training process with SIGKILL at
-// arbitrary moments (checkpoints are written every step, so most kills land
-// in or near a save), restarts it each time, and requires the final adapter
+// TestKill9DuringTraining kills a training process with SIGKILL just after
+// each new checkpoint appears (checkpoints are written every step, so kills
+// land in the next step's compute or in its save), restarts it each time, and requires the final adapter
 // to be bit-identical to an uninterrupted run's: nothing saved is lost and
 // resume replays data order and dropout exactly.
 func TestKill9DuringTraining(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns training processes")
 	}
-	const steps = 8
+	const steps = 12
 	straight := t.TempDir()
 	if err := run(context.Background(), killFlags(straight, steps)); err != nil {
 		t.Fatal(err)
@@ -61,7 +61,17 @@ func TestKill9DuringTraining(t *testing.T) {
 		t.Fatal(err)
 	}
 	kills := 0
-	for attempt := 0; attempt < 20; attempt++ {
+	newest := func() int {
+		steps, _ := filepath.Glob(filepath.Join(dir, "run", "checkpoint-*"))
+		best := 0
+		for _, p := range steps {
+			if n, err := strconv.Atoi(filepath.Base(p)[len("checkpoint-"):]); err == nil && n > best {
+				best = n
+			}
+		}
+		return best
+	}
+	for finished := false; !finished; {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "TRAIN_LORA_CHILD_DIR="+dir, "TRAIN_LORA_CHILD_STEPS="+strconv.Itoa(steps))
 		if err := cmd.Start(); err != nil {
@@ -69,19 +79,31 @@ func TestKill9DuringTraining(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		// Startup (compiling the programs) takes about a second; kill at
-		// varied moments after it.
-		delay := time.Duration(1200+attempt*370%900) * time.Millisecond
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("child failed: %v", err)
+		// Kill shortly after the child publishes a new checkpoint, when it is
+		// computing the next step or already writing the next save; the
+		// delay varies so kills land at different points of the cycle.
+		before := newest()
+		deadline := time.After(2 * time.Minute)
+	wait:
+		for {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("child failed: %v", err)
+				}
+				finished = true
+				break wait
+			case <-deadline:
+				t.Fatal("child made no progress in 2 minutes")
+			case <-time.After(5 * time.Millisecond):
+				if newest() > before {
+					time.Sleep(time.Duration(kills*37%150) * time.Millisecond)
+					_ = cmd.Process.Kill() // SIGKILL
+					<-done
+					kills++
+					break wait
+				}
 			}
-			attempt = 100 // finished
-		case <-time.After(delay):
-			_ = cmd.Process.Kill() // SIGKILL
-			<-done
-			kills++
 		}
 	}
 	if kills == 0 {
