@@ -214,6 +214,12 @@ func (c *Config) validate() error {
 		check((v.EmbedDim/v.NumHeads)%4 == 0, "vision head dim %d must be divisible by 4 for 2-D rotary", v.EmbedDim/v.NumHeads)
 	}
 	check(c.ImageTokenID > 0, "image_token_id must be set")
+	// Bounds far above any released model, so a corrupt file is an error
+	// rather than an allocation of terabytes.
+	check(c.NumHiddenLayers <= 1024 && v.Depth <= 1024, "num_hidden_layers %d / vision depth %d is implausible", c.NumHiddenLayers, v.Depth)
+	check(c.HiddenSize <= 1<<16 && c.IntermediateSize <= 1<<18 && v.EmbedDim <= 1<<16, "widths hidden %d / intermediate %d / vision %d are implausible", c.HiddenSize, c.IntermediateSize, v.EmbedDim)
+	check(c.VocabSize <= 1<<24, "vocab_size %d is implausible", c.VocabSize)
+	check(v.PatchSize <= 1024 && v.SpatialMergeSize <= 64 && v.TemporalPatchSize <= 64 && v.InChannels <= 64 && v.MLPRatio <= 64, "vision patch geometry is implausible")
 	if len(errs) > 0 {
 		return fmt.Errorf("qwen2vl: invalid config.json: %s", strings.Join(errs, "; "))
 	}

@@ -1,0 +1,79 @@
+package qwen2vl
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func readConfig(t testing.TB, name string) []byte {
+	data, err := os.ReadFile(filepath.Join("testdata", name, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// Both layouts parse to the same architecture fields: tiny-a is flat (the
+// Hub's Qwen2-VL configs), tiny-b nests the decoder under text_config
+// (transformers >= 4.52's save_pretrained).
+func TestParseConfigLayouts(t *testing.T) {
+	a, err := ParseConfig(readConfig(t, "tiny-a"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ParseConfig(readConfig(t, "tiny-b"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.HiddenSize != 64 || a.NumKeyValueHeads != 2 || a.ImageTokenID != 957 || a.VisionConfig.InChannels != 3 {
+		t.Errorf("tiny-a: %+v", a)
+	}
+	if b.HiddenSize != 96 || b.NumHiddenLayers != 3 || b.NumKeyValueHeads != 1 || b.TieWordEmbeddings {
+		t.Errorf("tiny-b: %+v", b)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	good := string(readConfig(t, "tiny-a"))
+	for name, tc := range map[string]struct{ doc, want string }{
+		"not json":       {"{", "not a JSON object"},
+		"unknown field":  {strings.Replace(good, `"hidden_act"`, `"sliding_attention_sinks": 4, "hidden_act"`, 1), "sliding_attention_sinks"},
+		"unknown vision": {strings.Replace(good, `"depth": 2`, `"depth": 2, "window_size": 112`, 1), "vision_config.window_size"},
+		"wrong type":     {strings.Replace(good, `"hidden_size": 64`, `"hidden_size": "64"`, 1), "hidden_size"},
+		"bad heads":      {strings.Replace(good, `"num_attention_heads": 4`, `"num_attention_heads": 5`, 1), "not divisible"},
+		"bad mrope":      {strings.Replace(good, `3,`, `4,`, 1), "mrope_section"},
+		"other model":    {strings.Replace(good, `"model_type": "qwen2_vl"`, `"model_type": "llava"`, 1), "not qwen2_vl"},
+		"vision width":   {strings.Replace(good, `"hidden_size": 64,
+    "in_chans"`, `"hidden_size": 32,
+    "in_chans"`, 1), "vision_config.hidden_size"},
+	} {
+		_, err := ParseConfig([]byte(tc.doc), false)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error mentioning %q", name, err, tc.want)
+		}
+	}
+	unknown := strings.Replace(good, `"hidden_act"`, `"sliding_attention_sinks": 4, "hidden_act"`, 1)
+	if _, err := ParseConfig([]byte(unknown), true); err != nil {
+		t.Errorf("AllowUnknownConfigFields: %v", err)
+	}
+}
+
+// FuzzParseConfig: any bytes give a config that passed validation or an
+// error; never a panic, and an accepted config has usable dimensions.
+func FuzzParseConfig(f *testing.F) {
+	f.Add(readConfig(f, "tiny-a"))
+	f.Add(readConfig(f, "tiny-b"))
+	f.Add([]byte(`{"text_config": null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseConfig(data, true)
+		if err != nil {
+			return
+		}
+		if c.HeadDim() <= 0 || c.VisionHeadDim() <= 0 || c.PatchDim() <= 0 {
+			t.Fatalf("accepted a config with unusable dimensions: %+v", c)
+		}
+		_ = c.ExpectedWeights()
+	})
+}
