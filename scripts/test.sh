@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs the reference
-# tokenizer files and builds the native tokenizer library (both cached under
-# .cache/), then tests every package on the pure-Go backend and the
-# tokenizer package again through the native (Rust) implementation.
+# tokenizer files, builds the native tokenizer library and fetches the XLA
+# CPU plugin (all cached under .cache/), then tests every package on the
+# pure-Go backend, the tokenizer package again through the native (Rust)
+# implementation, and the parity tests again on XLA CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -15,3 +16,10 @@ export VLM2VEC_REQUIRE_TOKENIZERS=1  # the golden tests must not skip in CI
 go vet ./...
 go test -count=1 ./...
 CGO_LDFLAGS="-L$PWD/.cache/lib" go test -count=1 -tags tokenizers_native ./encoder/tokenizer/
+
+# XLA CPU fast path: the PJRT CPU plugin from PyPI (cached in .cache/xla),
+# parity tests rerun on it. Optimisation level 0 only shortens XLA's
+# compile time (~3x); the default level passes the same tests.
+bash scripts/install_xla_cpu.sh
+GOMLX_BACKEND=xla:cpu PJRT_PLUGIN_LIBRARY_PATH="$PWD/.cache/xla" XLA_FLAGS=--xla_backend_optimization_level=0 \
+  go test -count=1 ./encoder/ ./encoder/backends/ ./encoder/qwen2vl/ ./gradcache/ ./loss/

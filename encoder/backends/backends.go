@@ -70,11 +70,13 @@ func New(config string) (compute.Backend, error) {
 		return nil, fmt.Errorf("backend %q: this binary was built without the XLA backend "+
 			"(it needs cgo and a C compiler, and no -tags noxla); use %q or rebuild with CGO_ENABLED=1", config, Default)
 	}
-	b, err := compute.NewWithConfig(config)
-	if err != nil {
-		if IsXLA(config) {
+	if IsXLA(config) {
+		if err := checkXLAPlugin(config); err != nil {
 			return nil, fmt.Errorf("backend %q: %w\n(%s)", config, err, InstallHint)
 		}
+	}
+	b, err := compute.NewWithConfig(config)
+	if err != nil {
 		return nil, fmt.Errorf("backend %q: %w", config, err)
 	}
 	if IsXLA(config) {

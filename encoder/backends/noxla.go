@@ -5,3 +5,5 @@ package backends
 const xlaCompiled = false
 
 const xlaAPIVersion = "none"
+
+func checkXLAPlugin(string) error { return nil }

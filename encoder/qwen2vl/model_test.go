@@ -69,16 +69,15 @@ func loadEncoderGoldens(t *testing.T) (*encoderGoldens, *safetensors.Checkpoint)
 var (
 	backendOnce sync.Once
 	testBackend compute.Backend
+	backendErr  error
 )
 
 func backend(t testing.TB) compute.Backend {
-	backendOnce.Do(func() {
-		var err error
-		testBackend, err = backends.New("") // $GOMLX_BACKEND, else "go"
-		if err != nil {
-			t.Fatal(err)
-		}
-	})
+	t.Helper()
+	backendOnce.Do(func() { testBackend, backendErr = backends.New("") }) // $GOMLX_BACKEND, else "go"
+	if backendErr != nil {
+		t.Fatal(backendErr)
+	}
 	return testBackend
 }
 
