@@ -45,7 +45,7 @@ func TestParseConfigErrors(t *testing.T) {
 		"bad heads":      {strings.Replace(good, `"num_attention_heads": 4`, `"num_attention_heads": 5`, 1), "not divisible"},
 		"bad mrope":      {strings.Replace(good, `3,`, `4,`, 1), "mrope_section"},
 		"other model":    {strings.Replace(good, `"model_type": "qwen2_vl"`, `"model_type": "llava"`, 1), "not qwen2_vl"},
-		"vision width":   {strings.Replace(good, `"hidden_size": 64,
+		"vision width": {strings.Replace(good, `"hidden_size": 64,
     "in_chans"`, `"hidden_size": 32,
     "in_chans"`, 1), "vision_config.hidden_size"},
 	} {
