@@ -143,8 +143,9 @@ func attention(q, k, v, mask *Node) *Node {
 
 // visionTower runs patches [N, patchDim] through the ViT and merger and
 // returns merged features [N/merge², hidden]. rowCol [N, 2] holds each
-// patch's rotary position, segment [N] its attention segment.
-func (n *net) visionTower(pixels, rowCol, segment *Node) *Node {
+// patch's rotary position; blockIndex [blocks, length] and blockSlot [N] are
+// BlockLayout's map of patches to attention blocks.
+func (n *net) visionTower(pixels, rowCol, blockIndex, blockSlot *Node) *Node {
 	g := pixels.Graph()
 	cfg := n.cfg
 	vc := cfg.VisionConfig
@@ -164,9 +165,17 @@ func (n *net) visionTower(pixels, rowCol, segment *Node) *Node {
 	cos := Reshape(Cos(angles), 1, 1, np, hd)
 	sin := Reshape(Sin(angles), 1, 1, np, hd)
 
-	seg := ConvertDType(segment, dtypes.Int32)
-	mask := Equal(BroadcastToDims(Reshape(seg, np, 1), np, np), BroadcastToDims(Reshape(seg, 1, np), np, np))
-	mask = Reshape(mask, 1, 1, np, np)
+	blocks, length := blockIndex.Shape().Dimensions[0], blockIndex.Shape().Dimensions[1]
+	idx := ConvertDType(blockIndex, dtypes.Int32)
+	slotValid := GreaterOrEqual(idx, ZerosLike(idx))                 // [blocks, length]
+	gatherIdx := Reshape(Max(idx, ZerosLike(idx)), blocks*length, 1) // empty slots read patch 0, then are masked
+	keyMask := BroadcastToDims(Reshape(slotValid, blocks, 1, 1, length), blocks, 1, length, length)
+	scatterIdx := Reshape(ConvertDType(blockSlot, dtypes.Int32), np, 1)
+	// toBlocks lays [N, heads, hd] rows out as [blocks, heads, length, hd].
+	toBlocks := func(x *Node) *Node {
+		xb := Reshape(Gather(x, gatherIdx), blocks, length, nh, hd)
+		return TransposeAllDims(xb, 0, 2, 1, 3)
+	}
 
 	for i := 0; i < vc.Depth; i++ {
 		p := fmt.Sprintf("visual.blocks.%d.", i)
@@ -176,8 +185,12 @@ func (n *net) visionTower(pixels, rowCol, segment *Node) *Node {
 		parts := Split(qkv, 0, 3)
 		q := applyRotary(parts[0], cos, sin) // [1, nh, N, hd]
 		k := applyRotary(parts[1], cos, sin)
-		a := attention(q, k, parts[2], mask)
-		a = Reshape(TransposeAllDims(a, 0, 2, 1, 3), np, e)
+		rows := func(x *Node) *Node { return Reshape(TransposeAllDims(x, 0, 2, 1, 3), np, nh, hd) }
+		a := attention(toBlocks(rows(q)), toBlocks(rows(k)), toBlocks(rows(parts[2])), keyMask) // [blocks, nh, length, hd]
+		a = Reshape(TransposeAllDims(a, 0, 2, 1, 3), blocks*length, e)
+		// Back to patch order; padding patches read the appended zero row.
+		a = Concatenate([]*Node{a, ZerosLike(Slice(a, AxisRange(0, 1)))}, 0)
+		a = Gather(a, scatterIdx)
 		x = Add(x, n.linear(a, p+"attn.proj", true))
 		h = n.layerNorm(x, p+"norm2", 1e-6)
 		h = n.linear(h, p+"mlp.fc1", true)

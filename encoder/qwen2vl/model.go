@@ -124,11 +124,11 @@ func (m *Model) embed(scope *model.Scope, in []*Node, seeds *Node) (emb, hidden 
 		n.lora = &loraGraph{cfg: m.lora.cfg, modules: m.lora.modules, seeds: seeds}
 	}
 	var visual, featSrc *Node
-	if len(in) == 8 {
-		visual = n.visionTower(in[4], in[5], in[6])
-		featSrc = in[7]
+	if len(in) == 9 {
+		visual = n.visionTower(in[4], in[5], in[6], in[7])
+		featSrc = in[8]
 	} else if len(in) != 4 {
-		panic(fmt.Sprintf("qwen2vl: embedding graph wants 4 or 8 inputs, got %d", len(in)))
+		panic(fmt.Sprintf("qwen2vl: embedding graph wants 4 or 9 inputs, got %d", len(in)))
 	}
 	hidden = n.decoder(in[0], in[1], in[2], in[3], visual, featSrc)
 	return l2Normalize(hidden), hidden
@@ -195,7 +195,8 @@ func (b *Batch) Inputs() []any {
 		for i, p := range b.RowCol {
 			rc[i] = []int32{p[0], p[1]}
 		}
-		args = append(args, tensors.FromValue(b.Pixels), tensors.FromValue(rc), tensors.FromValue(b.Segment), tensors.FromValue(b.FeatSrc))
+		index, slot := BlockLayout(b.Segment)
+		args = append(args, tensors.FromValue(b.Pixels), tensors.FromValue(rc), tensors.FromValue(index), tensors.FromValue(slot), tensors.FromValue(b.FeatSrc))
 	}
 	return args
 }
