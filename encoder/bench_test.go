@@ -1,0 +1,150 @@
+package encoder_test
+
+// Embedding throughput on the benchmark checkpoints that
+// scripts/bench/make_checkpoints.py writes to .cache/bench (or
+// $VLM2VEC_BENCH_DIR). scripts/bench/run.sh runs these next to the same
+// inputs through Hugging Face transformers and writes docs/BENCHMARKS.md.
+//
+//	go test ./encoder -run '^$' -bench 'BenchmarkEmbed' -benchtime 5x
+//
+// Benchmarks never run in plain `go test`; without the checkpoints they
+// skip with a message.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/org/vlm2vec/encoder"
+	"github.com/org/vlm2vec/encoder/images"
+)
+
+// benchDir is where make_checkpoints.py writes checkpoints and images.
+func benchDir() string {
+	if d := os.Getenv("VLM2VEC_BENCH_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join("..", ".cache", "bench")
+}
+
+type benchInput struct {
+	Instruction string `json:"instruction"`
+	Text        string `json:"text"`
+	Image       string `json:"image"`
+}
+
+// benchInputs reads scripts/bench/inputs.json (the inputs the PyTorch side
+// embeds too) and decodes its images once, so timing covers tokenization,
+// image processing and the model, not PNG decoding.
+func benchInputs(b *testing.B, kind string) []encoder.Input {
+	b.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "scripts", "bench", "inputs.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(data, &all); err != nil {
+		b.Fatal(err)
+	}
+	var rows []benchInput
+	if err := json.Unmarshal(all[kind], &rows); err != nil {
+		b.Fatal(err)
+	}
+	out := make([]encoder.Input, len(rows))
+	for i, r := range rows {
+		out[i] = encoder.Input{Instruction: r.Instruction, Text: r.Text}
+		if r.Image != "" {
+			img, err := images.DecodeFile(filepath.Join(benchDir(), "images", r.Image), images.Limits{})
+			if err != nil {
+				b.Fatalf("%v (run scripts/bench/make_checkpoints.py)", err)
+			}
+			out[i].Image = image.Image(img)
+		}
+	}
+	return out
+}
+
+func requireCheckpoint(b *testing.B, name string) string {
+	b.Helper()
+	dir := filepath.Join(benchDir(), name)
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
+		b.Skipf("benchmark checkpoint %s absent: run `/work/venv-goldens/bin/python scripts/bench/make_checkpoints.py` "+
+			"(any Python with torch + transformers 4.52.3) or set VLM2VEC_BENCH_DIR", dir)
+	}
+	return dir
+}
+
+// BenchmarkEmbed embeds 8 inputs (one batch of 8) per op: short
+// instruction + caption texts, or 224x224 images (64 visual tokens each)
+// with an instruction. It reports items/s and real (unpadded) tokens/s.
+func BenchmarkEmbed(b *testing.B) {
+	ctx := context.Background()
+	type variant struct {
+		ckpt string
+		dt   dtypes.DType
+	}
+	variants := []variant{
+		{"small", dtypes.Float32},
+		{"2b-slice", dtypes.Float32},
+		{"2b-slice", dtypes.BFloat16},
+	}
+	for _, v := range variants {
+		dtName := "f32"
+		if v.dt == dtypes.BFloat16 {
+			dtName = "bf16"
+		}
+		for _, kind := range []string{"text", "image"} {
+			b.Run(fmt.Sprintf("%s/%s/%s", v.ckpt, kind, dtName), func(b *testing.B) {
+				dir := requireCheckpoint(b, v.ckpt)
+				inputs := benchInputs(b, kind)
+				enc, err := encoder.Open(ctx, dir, encoder.WithDType(v.dt), encoder.WithBatchSize(len(inputs)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer enc.Close()
+				batch, err := enc.Batch(inputs, len(inputs))
+				if err != nil {
+					b.Fatal(err)
+				}
+				tokens, padded := 0, 0
+				for _, row := range batch.Valid {
+					padded += len(row)
+					for _, ok := range row {
+						if ok {
+							tokens++
+						}
+					}
+				}
+				// The first call compiles the program for this shape.
+				t0 := time.Now()
+				if _, err := enc.Embed(ctx, inputs); err != nil {
+					b.Fatal(err)
+				}
+				first := time.Since(t0)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := enc.Embed(ctx, inputs); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				sec := b.Elapsed().Seconds()
+				b.ReportMetric(float64(len(inputs)*b.N)/sec, "items/s")
+				b.ReportMetric(float64(tokens*b.N)/sec, "tokens/s")
+				b.ReportMetric(float64(tokens), "tokens/op")
+				b.ReportMetric(float64(padded), "padded-tokens/op")
+				// ResetTimer drops metrics reported before it: report now.
+				b.ReportMetric(first.Seconds(), "first-call-s")
+				if enc.CompiledShapes() != 1 {
+					b.Errorf("%d compiled shapes, want 1", enc.CompiledShapes())
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""PyTorch side of the benchmarks: the same inputs, checkpoints and batch
+sizes as encoder/bench_test.go and gradcache/bench_test.go, through Hugging
+Face transformers (Qwen2VLForConditionalGeneration, eager attention).
+
+Each call prints one JSON object on stdout. scripts/bench/run.sh calls this
+alternately with the Go benchmarks and writes docs/BENCHMARKS.md.
+
+  bench_torch.py info
+  bench_torch.py embed --ckpt DIR --kind text|image [--dtype f32|bf16] [--iters N]
+  bench_torch.py step  --ckpt DIR --batch N --mode gradcache|fullbatch [--chunk 8] [--iters N]
+
+embed: 8 inputs in one batch per iteration, end to end from decoded images:
+V1 prompt, Qwen2VLImageProcessor (the PIL one, use_fast=False) per row as
+VLM2Vec's collator does, the fast (Rust) tokenizer, right padding, the inner
+Qwen2VLModel (no LM head), the final-norm hidden state of each row's last
+real token, L2-normalised.
+
+step: queries = images + instruction (min/max pixels 3136/12544, so
+224x224 -> 112x112), targets = caption texts, LoRA r 8 / alpha 16 /
+dropout 0.1 (gaussian init) via PEFT on VLM2Vec's target modules, InfoNCE
+at temperature 0.02, AdamW (eps 1e-8, no weight decay) after global-norm
+clipping at 1.0. gradcache = the two-pass algorithm (no-grad embedding of
+every chunk, loss gradient w.r.t. the embeddings, chunk-wise re-forward with
+the surrogate sum(emb * grad) and backward, the CPU RNG state replayed per
+chunk so dropout matches); fullbatch = every chunk's forward kept in one
+autograd graph and the loss back-propagated once. Peak memory: the rise of
+VmHWM over VmRSS (reset through /proc/self/clear_refs after gc.collect() and
+malloc_trim) during one step, the same method as the Go side's peak-rss-MB.
+"""
+
+import argparse
+import ctypes
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+
+torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
+
+import transformers  # noqa: E402
+from PIL import Image  # noqa: E402
+from transformers import AutoTokenizer, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+IMAGE_TOKEN = "<|image_pad|>"
+
+
+def load_inputs(kind, images_dir):
+    with open(os.path.join(HERE, "inputs.json")) as f:
+        rows = json.load(f)[kind]
+    out = []
+    for r in rows:
+        img = None
+        if r.get("image"):
+            img = Image.open(os.path.join(images_dir, r["image"])).convert("RGB")
+            img.load()
+        out.append((r["instruction"], r.get("text", ""), img))
+    return out
+
+
+def v1_prompt(instruction, text, has_image):
+    s = (IMAGE_TOKEN + "\n") if has_image else ""
+    s += instruction
+    if text:
+        s += " " + text
+    return s + "\n"
+
+
+class Embedder:
+    def __init__(self, ckpt, dtype, min_pixels=None, max_pixels=None, train=False):
+        self.tok = AutoTokenizer.from_pretrained(ckpt)
+        kw = {}
+        if min_pixels:
+            kw = dict(min_pixels=min_pixels, max_pixels=max_pixels)
+        self.ip = Qwen2VLImageProcessor.from_pretrained(ckpt, **kw)
+        self.model = Qwen2VLForConditionalGeneration.from_pretrained(ckpt, torch_dtype=dtype, attn_implementation="eager")
+        self.model.train(train)
+        self.dtype = dtype
+        self.pad_id = self.tok.convert_tokens_to_ids("<|endoftext|>")
+
+    def prepare(self, rows):
+        """Tokenize and process rows into one right-padded batch."""
+        ids, pvs, thws = [], [], []
+        for instruction, text, img in rows:
+            prompt = v1_prompt(instruction, text, img is not None)
+            if img is not None:
+                res = self.ip(images=[img], return_tensors="pt")
+                grid = res["image_grid_thw"]
+                n = int(grid.prod()) // (self.ip.merge_size**2)
+                prompt = prompt.replace(IMAGE_TOKEN, IMAGE_TOKEN * n)
+                pvs.append(res["pixel_values"])
+                thws.append(grid)
+            ids.append(self.tok(prompt, add_special_tokens=True)["input_ids"])
+        L = max(len(x) for x in ids)
+        input_ids = torch.full((len(ids), L), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(ids), L), dtype=torch.long)
+        for i, x in enumerate(ids):
+            input_ids[i, : len(x)] = torch.tensor(x)
+            mask[i, : len(x)] = 1
+        batch = {"input_ids": input_ids, "attention_mask": mask}
+        if pvs:
+            batch["pixel_values"] = torch.cat(pvs, 0).to(self.dtype)
+            batch["image_grid_thw"] = torch.cat(thws, 0)
+        return batch
+
+    def forward(self, batch):
+        # The inner Qwen2VLModel: vision tower + decoder + final norm, no LM head.
+        out = self.model.model(**batch, use_cache=False, return_dict=True)
+        hs = out.last_hidden_state
+        last = batch["attention_mask"].sum(1) - 1
+        pooled = hs[torch.arange(hs.shape[0]), last].float()
+        return torch.nn.functional.normalize(pooled, p=2, dim=-1)
+
+
+def cmd_info(_):
+    blas = [line.strip() for line in torch.__config__.show().splitlines() if "BLAS_INFO" in line or "Math Kernel" in line or "OpenBLAS" in line]
+    print(
+        json.dumps(
+            {
+                "torch": torch.__version__,
+                "transformers": transformers.__version__,
+                "python": platform.python_version(),
+                "threads": torch.get_num_threads(),
+                "blas": [b.split("BLAS_INFO=")[1].split(",")[0] if "BLAS_INFO=" in b else b.lstrip("- ") for b in blas],
+                "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            }
+        )
+    )
+
+
+def cmd_embed(args):
+    dtype = {"f32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
+    e = Embedder(args.ckpt, dtype)
+    rows = load_inputs(args.kind, args.images)
+    times, prep = [], []
+    with torch.inference_mode():
+        b = e.prepare(rows)
+        tokens = int(b["attention_mask"].sum())
+        padded = int(b["attention_mask"].numel())
+        e.forward(b)  # warm-up
+        for _ in range(args.iters):
+            t0 = time.perf_counter()
+            b = e.prepare(rows)
+            t1 = time.perf_counter()
+            emb = e.forward(b)
+            t2 = time.perf_counter()
+            times.append(t2 - t0)
+            prep.append(t1 - t0)
+    assert emb.shape[0] == len(rows)
+    mean = statistics.mean(times)
+    print(
+        json.dumps(
+            {
+                "kind": args.kind,
+                "dtype": args.dtype,
+                "ckpt": os.path.basename(os.path.normpath(args.ckpt)),
+                "iters": args.iters,
+                "s_per_batch_mean": mean,
+                "s_per_batch_median": statistics.median(times),
+                "s_preprocess_mean": statistics.mean(prep),
+                "items_per_s": len(rows) / mean,
+                "tokens_per_s": tokens / mean,
+                "tokens": tokens,
+                "padded_tokens": padded,
+            }
+        )
+    )
+
+
+def status_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def reset_peak():
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return status_kb("VmRSS")
+
+
+VLM2VEC_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "down_proj", "gate_proj", "up_proj"]
+
+
+def info_nce(q, t, temperature=0.02):
+    logits = q @ t.T / temperature
+    return torch.nn.functional.cross_entropy(logits, torch.arange(q.shape[0]))
+
+
+def cmd_step(args):
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(0)
+    e = Embedder(args.ckpt, torch.float32, min_pixels=3136, max_pixels=12544, train=True)
+    cfg = LoraConfig(
+        r=8, lora_alpha=16, lora_dropout=0.1, init_lora_weights="gaussian", target_modules=VLM2VEC_TARGETS, bias="none"
+    )
+    pm = get_peft_model(e.model, cfg)
+    pm.train()
+    params = [p for p in pm.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-4, eps=1e-8, weight_decay=0.0)
+
+    images = load_inputs("image", args.images)
+    texts = load_inputs("text", args.images)
+    qs = [images[i % len(images)] for i in range(args.batch)]
+    ts = [texts[i % len(texts)] for i in range(args.batch)]
+    qc = [e.prepare(qs[i : i + args.chunk]) for i in range(0, args.batch, args.chunk)]
+    tc = [e.prepare(ts[i : i + args.chunk]) for i in range(0, args.batch, args.chunk)]
+
+    def gradcache_step():
+        reps, states = [], []
+        with torch.no_grad():
+            for chunks in (qc, tc):
+                r, s = [], []
+                for c in chunks:
+                    s.append(torch.get_rng_state())
+                    r.append(e.forward(c))
+                reps.append(torch.cat(r))
+                states.append(s)
+        q = reps[0].requires_grad_()
+        t = reps[1].requires_grad_()
+        loss = info_nce(q, t)
+        loss.backward()
+        for chunks, grad, s in ((qc, q.grad, states[0]), (tc, t.grad, states[1])):
+            off = 0
+            for c, st in zip(chunks, s):
+                torch.set_rng_state(st)
+                emb = e.forward(c)
+                (emb * grad[off : off + emb.shape[0]]).sum().backward()
+                off += emb.shape[0]
+        return loss
+
+    def fullbatch_step():
+        q = torch.cat([e.forward(c) for c in qc])
+        t = torch.cat([e.forward(c) for c in tc])
+        loss = info_nce(q, t)
+        loss.backward()
+        return loss
+
+    step = gradcache_step if args.mode == "gradcache" else fullbatch_step
+
+    def one():
+        loss = step()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return loss.detach().item()
+
+    t0 = time.perf_counter()
+    one()  # warm-up
+    first = time.perf_counter() - t0
+    times, peaks = [], []
+    for _ in range(args.iters):
+        base = reset_peak()
+        t0 = time.perf_counter()
+        one()
+        times.append(time.perf_counter() - t0)
+        peaks.append((status_kb("VmHWM") - base) / 1024)
+    mean = statistics.mean(times)
+    print(
+        json.dumps(
+            {
+                "mode": args.mode,
+                "batch": args.batch,
+                "chunk": args.chunk,
+                "iters": args.iters,
+                "s_per_step_mean": mean,
+                "s_per_step_median": statistics.median(times),
+                "examples_per_s": 2 * args.batch / mean,
+                "peak_rss_mb": max(peaks),
+                "first_step_s": first,
+                "trainable_params": sum(p.numel() for p in params),
+            }
+        )
+    )
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("info")
+    default_images = os.path.join(HERE, "..", "..", ".cache", "bench", "images")
+    p = sub.add_parser("embed")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--kind", choices=["text", "image"], required=True)
+    p.add_argument("--dtype", choices=["f32", "bf16"], default="f32")
+    p.add_argument("--iters", type=int, default=5)
+    p.add_argument("--images", default=default_images)
+    p = sub.add_parser("step")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--batch", type=int, required=True)
+    p.add_argument("--chunk", type=int, default=8)
+    p.add_argument("--mode", choices=["gradcache", "fullbatch"], required=True)
+    p.add_argument("--iters", type=int, default=3)
+    p.add_argument("--images", default=default_images)
+    args = ap.parse_args()
+    {"info": cmd_info, "embed": cmd_embed, "step": cmd_step}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

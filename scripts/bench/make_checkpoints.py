@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Random Qwen2-VL checkpoints and fixed inputs for the benchmarks.
+
+Writes, under .cache/bench/ (gitignored):
+
+  small/     tiny-b's architecture (hidden 96, 3 layers, 6 heads / 1 KV head,
+             vision embed 48, depth 2), re-initialised with a fixed seed;
+  2b-slice/  Qwen2-VL-2B-Instruct's widths (hidden 1536, 12 heads, 2 KV heads,
+             intermediate 8960, mrope_section [16, 24, 24], rms eps 1e-6;
+             vision embed 1280, 16 heads, mlp_ratio 4, patch 14, merge 2,
+             temporal 2) with 2 decoder layers instead of 28, 2 vision blocks
+             instead of 32, and the tiny tokenizer's 960-entry vocabulary
+             instead of 151,936 (so the embedding table and LM head stay
+             small; neither is on the embedding path's hot loop);
+  images/    eight deterministic 224x224 PNGs (224 is a multiple of 28, so the
+             processor keeps the size: 16x16 patches, 64 visual tokens each).
+
+Every checkpoint is written by transformers' save_pretrained (float32
+safetensors), with the tokenizer files copied from
+encoder/qwen2vl/testdata/tiny-a and a preprocessor_config.json with
+Qwen2-VL's default pixel bounds (min 56*56, max 28*28*16384), so a 224x224
+image is not resized.
+
+    /work/venv-goldens/bin/python scripts/bench/make_checkpoints.py [--out DIR] [--only NAME]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import torch
+import transformers
+from PIL import Image
+from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+TINY_A = os.path.join(REPO, "encoder", "qwen2vl", "testdata", "tiny-a")
+DEFAULT_OUT = os.path.join(REPO, ".cache", "bench")
+
+TOKENIZER_FILES = [
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.json",
+    "merges.txt",
+    "added_tokens.json",
+    "special_tokens_map.json",
+]
+
+# name -> (text widths, vision widths, seed)
+SPECS = {
+    "small": dict(
+        hidden_size=96,
+        intermediate_size=80,
+        num_hidden_layers=3,
+        num_attention_heads=6,
+        num_key_value_heads=1,
+        mrope_section=[4, 2, 2],
+        vision=dict(depth=2, embed_dim=48, num_heads=3, mlp_ratio=2),
+        seed=11,
+    ),
+    "2b-slice": dict(
+        hidden_size=1536,
+        intermediate_size=8960,
+        num_hidden_layers=2,  # Qwen2-VL-2B: 28
+        num_attention_heads=12,
+        num_key_value_heads=2,
+        mrope_section=[16, 24, 24],
+        vision=dict(depth=2, embed_dim=1280, num_heads=16, mlp_ratio=4),  # 2B: depth 32
+        seed=12,
+    ),
+}
+
+
+def special_ids():
+    with open(os.path.join(TINY_A, "added_tokens.json")) as f:
+        return json.load(f)
+
+
+def vocab_size():
+    with open(os.path.join(TINY_A, "config.json")) as f:
+        return json.load(f)["vocab_size"]
+
+
+def config_for(spec):
+    ids = special_ids()
+    v = spec["vision"]
+    return Qwen2VLConfig.from_dict(
+        {
+            "architectures": ["Qwen2VLForConditionalGeneration"],
+            "model_type": "qwen2_vl",
+            "attention_dropout": 0.0,
+            "bos_token_id": ids["<|endoftext|>"],
+            "eos_token_id": ids["<|im_end|>"],
+            "vision_start_token_id": ids["<|vision_start|>"],
+            "vision_end_token_id": ids["<|vision_end|>"],
+            "vision_token_id": ids["<|vision_pad|>"],
+            "image_token_id": ids["<|image_pad|>"],
+            "video_token_id": ids["<|video_pad|>"],
+            "hidden_act": "silu",
+            "hidden_size": spec["hidden_size"],
+            "initializer_range": 0.02,
+            "intermediate_size": spec["intermediate_size"],
+            "max_position_embeddings": 32768,
+            "max_window_layers": spec["num_hidden_layers"],
+            "num_attention_heads": spec["num_attention_heads"],
+            "num_hidden_layers": spec["num_hidden_layers"],
+            "num_key_value_heads": spec["num_key_value_heads"],
+            "rms_norm_eps": 1e-6,
+            "rope_theta": 1000000.0,
+            "sliding_window": 32768,
+            "tie_word_embeddings": False,
+            "torch_dtype": "float32",
+            "use_cache": True,
+            "use_sliding_window": False,
+            "vocab_size": vocab_size(),
+            "rope_scaling": {"type": "mrope", "mrope_section": spec["mrope_section"]},
+            "vision_config": {
+                "depth": v["depth"],
+                "embed_dim": v["embed_dim"],
+                "mlp_ratio": v["mlp_ratio"],
+                "num_heads": v["num_heads"],
+                "in_chans": 3,
+                "hidden_size": spec["hidden_size"],
+                "patch_size": 14,
+                "spatial_merge_size": 2,
+                "temporal_patch_size": 2,
+            },
+        }
+    )
+
+
+def write_preprocessor_config(path):
+    cfg = {
+        "do_convert_rgb": True,
+        "do_normalize": True,
+        "do_rescale": True,
+        "do_resize": True,
+        "image_mean": [0.48145466, 0.4578275, 0.40821073],
+        "image_std": [0.26862954, 0.26130258, 0.27577711],
+        "image_processor_type": "Qwen2VLImageProcessor",
+        "processor_class": "Qwen2VLProcessor",
+        "min_pixels": 3136,
+        "max_pixels": 12845056,
+        "merge_size": 2,
+        "patch_size": 14,
+        "resample": 3,
+        "rescale_factor": 1 / 255,
+        "temporal_patch_size": 2,
+    }
+    with open(os.path.join(path, "preprocessor_config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+
+
+def make_checkpoint(out, name, spec):
+    path = os.path.join(out, name)
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    os.makedirs(path)
+    config = config_for(spec)
+    config._attn_implementation = "eager"
+    torch.manual_seed(spec["seed"])
+    model = Qwen2VLForConditionalGeneration(config).eval()  # transformers' own init (std 0.02)
+    model.save_pretrained(path, safe_serialization=True)
+    for fn in TOKENIZER_FILES:
+        shutil.copy(os.path.join(TINY_A, fn), path)
+    write_preprocessor_config(path)
+    n = sum(p.numel() for p in model.parameters())
+    print(f"{name}: {n / 1e6:.1f}M parameters -> {path}")
+
+
+def make_images(out):
+    d = os.path.join(out, "images")
+    os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:224, 0:224].astype(np.float32)
+    for i in range(8):
+        # Smooth colour gradients plus noise: photo-like, deterministic.
+        r = 128 + 100 * np.sin(xx / (17 + 3 * i) + i)
+        g = 128 + 100 * np.cos(yy / (23 + 2 * i) - i)
+        b = 128 + 100 * np.sin((xx + yy) / (31 + i))
+        arr = np.stack([r, g, b], -1) + rng.normal(0, 12, (224, 224, 3))
+        Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB").save(os.path.join(d, f"img{i}.png"))
+    print(f"images -> {d}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--only", choices=sorted(SPECS), action="append")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    print(f"transformers {transformers.__version__}, torch {torch.__version__}", file=sys.stderr)
+    for name in args.only or sorted(SPECS, reverse=True):
+        make_checkpoint(args.out, name, SPECS[name])
+    make_images(args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Runs the Go benchmarks and their PyTorch counterparts in one invocation,
+# alternating row by row so both see the same machine, and writes
+# docs/BENCHMARKS.md. Raw outputs go to .cache/bench/results/.
+#
+#   PYTHON=/work/venv-goldens/bin/python bash scripts/bench/run.sh
+#
+# Environment:
+#   PYTHON       Python with torch, transformers 4.52.3, peft, pillow
+#                (default /work/venv-goldens/bin/python, else python3)
+#   MAX_LOAD     wait until the 1-minute load average is at most this (0.7)
+#   WAIT_S       ... for at most this many seconds, then run anyway and say so (1200)
+#   EMBED_ITERS  timed iterations per embedding row (3)
+#   STEP_ITERS   timed steps per GradCache row (3)
+#   BATCHES      GradCache batch sizes ("16 64 256")
+#   CKPTS        embedding checkpoints ("small 2b-slice")
+#   SKIP_BF16=1  leave out the bf16 rows
+#   SKIP_PROFILE=1  leave out the CPU profile
+#   ONLY         row names to (re)run, keeping the other rows' results, e.g.
+#                ONLY="embed_2b-slice_image_bf16 step_gradcache_16_gogc10_ballast profile"
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+source scripts/env.sh
+
+PYTHON=${PYTHON:-/work/venv-goldens/bin/python}
+[ -x "$PYTHON" ] || PYTHON=python3
+MAX_LOAD=${MAX_LOAD:-0.7}
+WAIT_S=${WAIT_S:-1200}
+EMBED_ITERS=${EMBED_ITERS:-3}
+STEP_ITERS=${STEP_ITERS:-3}
+BATCHES=${BATCHES:-16 64 256}
+BENCH=$ROOT/.cache/bench
+RES=$BENCH/results
+export VLM2VEC_BENCH_DIR=$BENCH
+mkdir -p "$RES"
+ONLY=${ONLY:-}
+want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
+if [ -z "$ONLY" ]; then
+  rm -f "$RES"/*.go.txt "$RES"/*.torch.json "$RES"/*.torch.err "$RES"/*.load "$RES"/pprof_top.txt
+fi
+
+if [ ! -f "$BENCH/2b-slice/config.json" ] || [ ! -f "$BENCH/small/config.json" ] || [ ! -f "$BENCH/images/img7.png" ]; then
+  "$PYTHON" scripts/bench/make_checkpoints.py --out "$BENCH"
+fi
+
+echo "building test binaries" >&2
+go test -c -o "$RES/encoder.test" ./encoder
+go test -c -o "$RES/gradcache.test" ./gradcache
+
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
+# Wait for a quiet machine (other jobs share these cores).
+quiet=false
+start=$(date +%s)
+while :; do
+  if awk -v l="$(load1)" -v m="$MAX_LOAD" 'BEGIN{exit !(l <= m)}'; then quiet=true; break; fi
+  if [ $(( $(date +%s) - start )) -ge "$WAIT_S" ]; then break; fi
+  echo "load $(load1) > $MAX_LOAD, waiting" >&2
+  sleep 30
+done
+
+params() {
+  "$PYTHON" - "$1" <<'EOF'
+import json, struct, sys, os
+d = sys.argv[1]
+n = 0
+with open(os.path.join(d, "model.safetensors"), "rb") as f:
+    h = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+for k, v in h.items():
+    if k != "__metadata__":
+        p = 1
+        for s in v["shape"]:
+            p *= s
+        n += p
+print(f"{n / 1e6:.1f}M")
+EOF
+}
+
+cat > "$RES/machine.json" <<EOF
+{"cpu": "$(lscpu | sed -n 's/^Model name: *//p' | head -1)",
+ "cores": "$(nproc)",
+ "flags": "$(grep -o -w -E 'avx512f|avx2|fma' /proc/cpuinfo | sort -u | tr '\n' ' ' | sed 's/ $//')",
+ "mem": "$(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)",
+ "date": "$(date -u +%Y-%m-%dT%H:%MZ)",
+ "load_start": "$(cat /proc/loadavg | cut -d' ' -f1-3)",
+ "max_load": "$MAX_LOAD", "wait_s": "$WAIT_S", "quiet": $quiet,
+ "go": "$(go version | cut -d' ' -f3-)", "goexperiment": "$GOEXPERIMENT", "backend": "$GOMLX_BACKEND",
+ "params_small": "$(params "$BENCH/small")", "params_2b-slice": "$(params "$BENCH/2b-slice")"}
+EOF
+"$PYTHON" scripts/bench/bench_torch.py info > "$RES/torch_info.json"
+
+# Busy CPU seconds of the whole machine so far (user+nice+system+irq+softirq+steal).
+busy_s() { awk '/^cpu /{printf "%.2f", ($2+$3+$4+$7+$8+$9)/100}' /proc/stat; }
+
+# run NAME CMD...: one measurement. Appends to NAME.load: the 1-minute load
+# before, the 1-minute load after, and the average number of cores that
+# other processes kept busy meanwhile (machine busy time minus this
+# command's own CPU time, over its wall time).
+run() {
+  local name=$1; shift
+  local l0 b0 b1 t
+  l0=$(load1); b0=$(busy_s)
+  echo "== $name" >&2
+  /usr/bin/time -f "%e %U %S" -o "$RES/.time" "$@" || echo "FAILED: $*" >&2
+  b1=$(busy_s)
+  t=$(cat "$RES/.time" | tail -1)
+  echo "$l0 $(load1) $(echo "$b0 $b1 $t" | awk '{o=($2-$1)-($4+$5); if (o<0) o=0; if ($3>0) printf "%.2f", o/$3; else print "0"}')" >> "$RES/$name.load"
+}
+
+embed_row() { # ckpt kind dtype
+  local ck=$1 kind=$2 dt=$3 base="embed_$1_$2_$3"
+  want "$base" || return 0
+  rm -f "$RES/$base".*
+  run "$base" bash -c "cd encoder && '$RES/encoder.test' -test.run '^\$' -test.bench '^BenchmarkEmbed/$ck/$kind/$dt\$' -test.benchtime ${EMBED_ITERS}x > '$RES/$base.go.txt' 2>&1"
+  run "$base" bash -c "'$PYTHON' scripts/bench/bench_torch.py embed --ckpt '$BENCH/$ck' --kind $kind --dtype $dt --iters $EMBED_ITERS > '$RES/$base.torch.json' 2> '$RES/$base.torch.err'"
+}
+
+step_row() { # mode batch [gogc [ballast MB]]
+  local mode=$1 b=$2 gogc=${3:-} ballast=${4:-} base="step_$1_$2${3:+_gogc$3}${4:+_ballast}"
+  want "$base" || return 0
+  rm -f "$RES/$base".*
+  run "$base" bash -c "cd gradcache && ${gogc:+GOGC=$gogc} ${ballast:+VLM2VEC_BENCH_BALLAST_MB=$ballast} '$RES/gradcache.test' -test.run '^\$' -test.bench '^BenchmarkGradCacheStep/$mode/batch=$b\$' -test.benchtime ${STEP_ITERS}x > '$RES/$base.go.txt' 2>&1"
+  if [ -z "$gogc" ] && [ -z "$ballast" ]; then
+    run "$base" bash -c "'$PYTHON' scripts/bench/bench_torch.py step --ckpt '$BENCH/small' --batch $b --mode $mode --iters $STEP_ITERS > '$RES/$base.torch.json' 2> '$RES/$base.torch.err'"
+  fi
+}
+
+for ck in ${CKPTS:-small 2b-slice}; do
+  for kind in text image; do
+    embed_row "$ck" "$kind" f32
+  done
+done
+if [ -z "${SKIP_BF16:-}" ] && [[ " ${CKPTS:-2b-slice} " == *" 2b-slice "* ]]; then
+  for kind in text image; do
+    embed_row 2b-slice "$kind" bf16
+  done
+fi
+
+for b in $BATCHES; do
+  step_row gradcache "$b"
+  step_row fullbatch "$b"
+done
+first=$(echo $BATCHES | cut -d' ' -f1)
+last=$(echo $BATCHES | awk '{print $NF}')
+step_row gradcache "$first" 10
+if [ "$last" != "$first" ]; then
+  step_row gradcache "$last" 10
+  # Control: the smallest batch with a ballast of live memory that gives it
+  # the largest batch's resident heap before the step (its chunk inputs).
+  base_mb() { sed -n 's/.*[[:space:]]\([0-9.]*\) base-live-MB.*/\1/p' "$RES/$1.go.txt" 2>/dev/null | head -1; }
+  ballast=$(awk -v a="$(base_mb "step_gradcache_${last}_gogc10")" -v b="$(base_mb "step_gradcache_${first}_gogc10")" \
+    'BEGIN{d=a-b; if (d<1) d=1; printf "%.0f", d}')
+  step_row gradcache "$first" 10 "$ballast"
+  step_row gradcache "$first" 100 "$ballast"
+fi
+
+if [ -z "${SKIP_PROFILE:-}" ] && want profile; then
+echo "== profile" >&2
+(cd encoder && "$RES/encoder.test" -test.run '^$' -test.bench '^BenchmarkEmbed/2b-slice/image/f32$' -test.benchtime 2x \
+  -test.cpuprofile "$RES/embed_2b_image.prof" > "$RES/profile.go.txt" 2>&1) || echo "profile run failed" >&2
+go tool pprof -top -nodecount=400 "$RES/encoder.test" "$RES/embed_2b_image.prof" > "$RES/pprof_top.txt" 2>/dev/null || true
+fi
+
+"$PYTHON" scripts/bench/report.py "$RES" docs/BENCHMARKS.md
+echo "wrote docs/BENCHMARKS.md (raw results in $RES)" >&2
