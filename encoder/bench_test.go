@@ -93,6 +93,7 @@ func BenchmarkEmbed(b *testing.B) {
 		{"small", dtypes.Float32},
 		{"2b-slice", dtypes.Float32},
 		{"2b-slice", dtypes.BFloat16},
+		{"2b", dtypes.BFloat16}, // full depth; made only for the GPU run (scripts/gpu)
 	}
 	for _, v := range variants {
 		dtName := "f32"

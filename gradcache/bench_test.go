@@ -242,7 +242,11 @@ func (p *memProbe) finish() (rssMiB, heapMiB, liveMiB float64) {
 // {gradcache,fullbatch}/batch={16,64,256}, chunk 8.
 func BenchmarkGradCacheStep(b *testing.B) {
 	const chunk = 8
-	dir := filepath.Join(benchDir(), "small")
+	ckpt := "small" // the GPU run (scripts/gpu) sets VLM2VEC_BENCH_STEP_CKPT=2b
+	if c := os.Getenv("VLM2VEC_BENCH_STEP_CKPT"); c != "" {
+		ckpt = c
+	}
+	dir := filepath.Join(benchDir(), ckpt)
 	for _, mode := range []string{"gradcache", "fullbatch"} {
 		for _, n := range []int{16, 64, 256} {
 			b.Run(fmt.Sprintf("%s/batch=%d", mode, n), func(b *testing.B) {

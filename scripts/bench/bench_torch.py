@@ -79,7 +79,10 @@ class Embedder:
         if min_pixels:
             kw = dict(min_pixels=min_pixels, max_pixels=max_pixels)
         self.ip = Qwen2VLImageProcessor.from_pretrained(ckpt, **kw)
-        self.model = Qwen2VLForConditionalGeneration.from_pretrained(ckpt, torch_dtype=dtype, attn_implementation="eager")
+        # BENCH_DEVICE=cuda and BENCH_ATTN=sdpa are for the GPU run (scripts/gpu).
+        self.device = torch.device(os.environ.get("BENCH_DEVICE", "cpu"))
+        attn = os.environ.get("BENCH_ATTN", "eager")
+        self.model = Qwen2VLForConditionalGeneration.from_pretrained(ckpt, torch_dtype=dtype, attn_implementation=attn).to(self.device)
         self.model.train(train)
         self.dtype = dtype
         self.pad_id = self.tok.convert_tokens_to_ids("<|endoftext|>")
@@ -111,11 +114,15 @@ class Embedder:
 
     def forward(self, batch):
         # The inner Qwen2VLModel: vision tower + decoder + final norm, no LM head.
+        batch = {k: v.to(self.device) for k, v in batch.items()}
         out = self.model.model(**batch, use_cache=False, return_dict=True)
         hs = out.last_hidden_state
         last = batch["attention_mask"].sum(1) - 1
-        pooled = hs[torch.arange(hs.shape[0]), last].float()
-        return torch.nn.functional.normalize(pooled, p=2, dim=-1)
+        pooled = hs[torch.arange(hs.shape[0], device=hs.device), last].float()
+        emb = torch.nn.functional.normalize(pooled, p=2, dim=-1)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()  # time the work, not its launch
+        return emb
 
 
 def cmd_info(_):

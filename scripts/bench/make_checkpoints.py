@@ -72,6 +72,18 @@ SPECS = {
         vision=dict(depth=2, embed_dim=1280, num_heads=16, mlp_ratio=4),  # 2B: depth 32
         seed=12,
     ),
+    # Full Qwen2-VL-2B depth and widths (random weights, tiny vocabulary):
+    # only made on request (--only 2b), for the GPU benchmark (scripts/gpu).
+    "2b": dict(
+        hidden_size=1536,
+        intermediate_size=8960,
+        num_hidden_layers=28,
+        num_attention_heads=12,
+        num_key_value_heads=2,
+        mrope_section=[16, 24, 24],
+        vision=dict(depth=32, embed_dim=1280, num_heads=16, mlp_ratio=4),
+        seed=13,
+    ),
 }
 
 
@@ -195,7 +207,7 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     print(f"transformers {transformers.__version__}, torch {torch.__version__}", file=sys.stderr)
-    for name in args.only or sorted(SPECS, reverse=True):
+    for name in args.only or [n for n in sorted(SPECS, reverse=True) if n != "2b"]:
         make_checkpoint(args.out, name, SPECS[name])
     make_images(args.out)
 

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds, on a machine with Go, the test binaries scripts/gpu/run.sh runs on
+# a GPU machine (which has Python, PyTorch, transformers and jax's CUDA PJRT
+# plugin, but no Go). Output: build/gpu/*.test (gitignored; carry it).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/env.sh
+mkdir -p build/gpu
+for pkg in encoder encoder/qwen2vl gradcache; do
+  name=$(basename "$pkg")
+  CGO_ENABLED=1 go test -c -o "build/gpu/$name.test" "./$pkg"
+done
+ls -la build/gpu
