@@ -41,9 +41,6 @@ import (
 	"testing"
 	"time"
 
-	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
-	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/model"
 	"github.com/org/vlm2vec/encoder"
 	"github.com/org/vlm2vec/encoder/images"
 	"github.com/org/vlm2vec/encoder/peft"
@@ -107,60 +104,6 @@ func benchLoRA() peft.Config {
 		PeftType: "LORA", R: 8, LoraAlpha: 16, LoraDropout: 0.1, Bias: "none",
 		TargetModules: []string{"q_proj", "k_proj", "v_proj", "o_proj", "down_proj", "gate_proj", "up_proj"},
 	}
-}
-
-// fullBatchExec is GradCache.FullBatch with its program kept between calls:
-// FullBatch builds and compiles a new program on every call (it is the
-// test reference), which would charge compilation to the baseline.
-type fullBatchExec struct {
-	gc   *GradCache
-	exec *model.Exec
-	args []any
-}
-
-func newFullBatchExec(gc *GradCache, queries, targets []Chunk) (*fullBatchExec, error) {
-	fb := &fullBatchExec{gc: gc}
-	type span struct{ n, rows int }
-	var spans []span
-	for _, c := range append(append([]Chunk{}, queries...), targets...) {
-		seeds, err := seedsTensor(c)
-		if err != nil {
-			return nil, err
-		}
-		fb.args = append(append(fb.args, c.Inputs...), seeds)
-		spans = append(spans, span{len(c.Inputs), c.Rows})
-	}
-	nq := len(queries)
-	var err error
-	fb.exec, err = model.NewExec(gc.m.Backend(), gc.m.Store(), func(scope *model.Scope, in []*Node) *Node {
-		g := in[0].Graph()
-		scope.SetTraining(g, true)
-		var q, t []*Node
-		off := 0
-		for i, s := range spans {
-			emb := Slice(gc.m.EmbedGraph(scope, in[off:off+s.n], in[off+s.n]), AxisRange(0, s.rows))
-			if i < nq {
-				q = append(q, emb)
-			} else {
-				t = append(t, emb)
-			}
-			off += s.n + 1
-		}
-		l := gc.loss(Concatenate(q, 0), Concatenate(t, 0))
-		gc.accumulate(g, l)
-		return l
-	})
-	return fb, err
-}
-
-func (fb *fullBatchExec) run() (float64, error) {
-	out, err := fb.exec.Exec(fb.args...)
-	if err != nil {
-		return 0, err
-	}
-	l := float64(tensors.ToScalar[float32](out[0]))
-	out[0].MustFinalizeAll()
-	return l, nil
 }
 
 // memProbe measures one step's peak memory above the state before it.
@@ -278,7 +221,7 @@ func BenchmarkGradCacheStep(b *testing.B) {
 				if mode == "gradcache" {
 					step = func() (float64, error) { return gc.Accumulate(ctx, qc, tc) }
 				} else {
-					fb, err := newFullBatchExec(gc, qc, tc)
+					fb, err := gc.newFullBatch(qc, tc)
 					if err != nil {
 						b.Fatal(err)
 					}

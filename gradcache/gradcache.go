@@ -286,31 +286,47 @@ func (gc *GradCache) Accumulate(ctx context.Context, queries, targets []Chunk) (
 // chunk's forward stays in one graph and the loss is differentiated
 // directly, so memory grows with the batch. It is the reference GradCache
 // must equal, and the baseline of its overhead; gradients go to the same
-// accumulators.
+// accumulators. Each call builds (and compiles) a new program.
 func (gc *GradCache) FullBatch(ctx context.Context, queries, targets []Chunk) (float64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	var args []any
+	fb, err := gc.newFullBatch(queries, targets)
+	if err != nil {
+		return 0, err
+	}
+	defer fb.exec.Finalize()
+	return fb.run()
+}
+
+// fullBatch is the program of one FullBatch call, reusable on the same
+// inputs (benchmarks time it without recompiling).
+type fullBatch struct {
+	exec *model.Exec
+	args []any
+}
+
+func (gc *GradCache) newFullBatch(queries, targets []Chunk) (*fullBatch, error) {
+	fb := &fullBatch{}
 	type span struct{ n, rows int }
 	var spans []span
 	for _, c := range append(append([]Chunk{}, queries...), targets...) {
 		seeds, err := seedsTensor(c)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		args = append(append(args, c.Inputs...), seeds)
+		fb.args = append(append(fb.args, c.Inputs...), seeds)
 		spans = append(spans, span{len(c.Inputs), c.Rows})
 	}
 	nq := len(queries)
-	exec, err := model.NewExec(gc.m.Backend(), gc.m.Store(), func(scope *model.Scope, in []*Node) *Node {
+	var err error
+	fb.exec, err = model.NewExec(gc.m.Backend(), gc.m.Store(), func(scope *model.Scope, in []*Node) *Node {
 		g := in[0].Graph()
 		scope.SetTraining(g, true)
 		var q, t []*Node
 		off := 0
 		for i, s := range spans {
-			emb := gc.m.EmbedGraph(scope, in[off:off+s.n], in[off+s.n])
-			emb = Slice(emb, AxisRange(0, s.rows))
+			emb := Slice(gc.m.EmbedGraph(scope, in[off:off+s.n], in[off+s.n]), AxisRange(0, s.rows))
 			if i < nq {
 				q = append(q, emb)
 			} else {
@@ -322,15 +338,15 @@ func (gc *GradCache) FullBatch(ctx context.Context, queries, targets []Chunk) (f
 		gc.accumulate(g, l)
 		return l
 	})
-	if err != nil {
-		return 0, err
-	}
-	defer exec.Finalize()
-	out, err := exec.Exec(args...)
+	return fb, err
+}
+
+func (fb *fullBatch) run() (float64, error) {
+	out, err := fb.exec.Exec(fb.args...)
 	if err != nil {
 		return 0, fmt.Errorf("gradcache: full batch: %w", err)
 	}
-	loss := float64(tensors.ToScalar[float32](out[0]))
+	l := float64(tensors.ToScalar[float32](out[0]))
 	out[0].MustFinalizeAll()
-	return loss, nil
+	return l, nil
 }

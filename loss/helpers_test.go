@@ -3,7 +3,6 @@ package loss
 import (
 	"fmt"
 	"math"
-	"sync"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -12,23 +11,10 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/org/vlm2vec/encoder/backends"
+	"github.com/org/vlm2vec/internal/testutil"
 )
 
-var (
-	backendOnce sync.Once
-	testBackend compute.Backend
-	backendErr  error
-)
-
-func goBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	backendOnce.Do(func() { testBackend, backendErr = backends.New("") }) // $GOMLX_BACKEND, else "go"
-	if backendErr != nil {
-		t.Fatalf("backend: %v", backendErr)
-	}
-	return testBackend
-}
+func goBackend(t testing.TB) compute.Backend { return testutil.Backend(t) }
 
 // graphOut is what evalGraph returns, laid out like refOut.
 type graphOut struct {

@@ -4,13 +4,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	_ "github.com/gomlx/compute/gobackend"
-	"github.com/org/vlm2vec/encoder/backends"
 	"github.com/org/vlm2vec/encoder/peft"
 	"github.com/org/vlm2vec/encoder/safetensors"
 	"github.com/org/vlm2vec/internal/testutil"
@@ -66,20 +64,7 @@ func loadEncoderGoldens(t *testing.T) (*encoderGoldens, *safetensors.Checkpoint)
 	return &g, pix
 }
 
-var (
-	backendOnce sync.Once
-	testBackend compute.Backend
-	backendErr  error
-)
-
-func backend(t testing.TB) compute.Backend {
-	t.Helper()
-	backendOnce.Do(func() { testBackend, backendErr = backends.New("") }) // $GOMLX_BACKEND, else "go"
-	if backendErr != nil {
-		t.Fatal(backendErr)
-	}
-	return testBackend
-}
+func backend(t testing.TB) compute.Backend { return testutil.Backend(t) }
 
 // batchFromGolden rebuilds the model inputs the reference used.
 func batchFromGolden(t *testing.T, c *encoderCase, cfg *Config, pix *safetensors.Checkpoint) *Batch {

@@ -1,7 +1,15 @@
-// Package testutil holds the comparisons the parity tests share.
+// Package testutil holds what the parity tests share: comparisons and the
+// test backend.
 package testutil
 
-import "math"
+import (
+	"math"
+	"sync"
+	"testing"
+
+	"github.com/gomlx/compute"
+	"github.com/org/vlm2vec/encoder/backends"
+)
 
 // MaxRelErr is max |got - want| / max |want|: the relative error measure
 // the parity tests bound (robust to entries near zero).
@@ -23,4 +31,22 @@ func Cosine(a []float32, b []float64) float64 {
 		bb += b[i] * b[i]
 	}
 	return ab / math.Sqrt(aa*bb)
+}
+
+var (
+	backendOnce sync.Once
+	backend     compute.Backend
+	backendErr  error
+)
+
+// Backend is the backend the tests run on: $GOMLX_BACKEND, else the pure-Go
+// one (CI reruns the parity tests with GOMLX_BACKEND=xla:cpu). One per test
+// process; a failure fails the calling test.
+func Backend(t testing.TB) compute.Backend {
+	t.Helper()
+	backendOnce.Do(func() { backend, backendErr = backends.New("") })
+	if backendErr != nil {
+		t.Fatalf("backend: %v", backendErr)
+	}
+	return backend
 }
