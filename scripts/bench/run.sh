@@ -34,6 +34,12 @@ BENCH=$ROOT/.cache/bench
 RES=$BENCH/results
 export VLM2VEC_BENCH_DIR=$BENCH
 mkdir -p "$RES"
+# One run at a time: a second invocation would wipe this one's results.
+exec 9>"$BENCH/.run.lock"
+if ! flock -n 9; then
+  echo "run.sh: another run is using $RES (lock $BENCH/.run.lock held); not starting" >&2
+  exit 1
+fi
 ONLY=${ONLY:-}
 want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 if [ -z "$ONLY" ]; then
@@ -160,6 +166,10 @@ echo "== profile" >&2
 (cd encoder && "$RES/encoder.test" -test.run '^$' -test.bench '^BenchmarkEmbed/2b-slice/image/f32$' -test.benchtime 2x \
   -test.cpuprofile "$RES/embed_2b_image.prof" > "$RES/profile.go.txt" 2>&1) || echo "profile run failed" >&2
 go tool pprof -top -nodecount=400 "$RES/encoder.test" "$RES/embed_2b_image.prof" > "$RES/pprof_top.txt" 2>/dev/null || true
+go tool pprof -top -cum -nodecount=400 "$RES/encoder.test" "$RES/embed_2b_image.prof" > "$RES/pprof_cum.txt" 2>/dev/null || true
+(cd encoder && "$RES/encoder.test" -test.run '^$' -test.bench '^BenchmarkEmbed/small/image/f32$' -test.benchtime 10x \
+  -test.cpuprofile "$RES/embed_small_image.prof" > "$RES/profile_small.go.txt" 2>&1) || echo "profile run failed" >&2
+go tool pprof -top -cum -nodecount=400 "$RES/encoder.test" "$RES/embed_small_image.prof" > "$RES/pprof_cum_small.txt" 2>/dev/null || true
 fi
 
 "$PYTHON" scripts/bench/report.py "$RES" docs/BENCHMARKS.md
