@@ -184,21 +184,63 @@ type Output struct {
 // Inputs converts the batch into the model's input tensors, in the order
 // EmbedGraph expects them.
 func (b *Batch) Inputs() []any {
+	rows, seq := len(b.IDs), 0
+	if rows > 0 {
+		seq = len(b.IDs[0])
+	}
 	args := []any{
-		tensors.FromValue(b.IDs),
-		tensors.FromValue([][][]int32{b.Positions[0], b.Positions[1], b.Positions[2]}),
-		tensors.FromValue(b.Valid),
+		flat2(b.IDs, rows, seq),
+		flat3(b.Positions, rows, seq),
+		flatBool(b.Valid, rows, seq),
 		tensors.FromValue(b.Pooled),
 	}
 	if len(b.Pixels) > 0 {
-		rc := make([][]int32, len(b.RowCol))
-		for i, p := range b.RowCol {
-			rc[i] = []int32{p[0], p[1]}
+		// One flat copy: converting [][]float32 row by row (shape inference
+		// per row) cost more than the small model's forward pass.
+		dim := len(b.Pixels[0])
+		pix := make([]float32, 0, len(b.Pixels)*dim)
+		for _, p := range b.Pixels {
+			pix = append(pix, p...)
+		}
+		rc := make([]int32, 0, 2*len(b.RowCol))
+		for _, p := range b.RowCol {
+			rc = append(rc, p[0], p[1])
 		}
 		index, slot := BlockLayout(b.Segment)
-		args = append(args, tensors.FromValue(b.Pixels), tensors.FromValue(rc), tensors.FromValue(index), tensors.FromValue(slot), tensors.FromValue(b.FeatSrc))
+		args = append(args,
+			tensors.FromFlatDataAndDimensions(pix, len(b.Pixels), dim),
+			tensors.FromFlatDataAndDimensions(rc, len(b.RowCol), 2),
+			flat2(index, len(index), len(index[0])),
+			tensors.FromValue(slot),
+			flat2(b.FeatSrc, rows, seq))
 	}
 	return args
+}
+
+func flat2(x [][]int32, rows, cols int) *tensors.Tensor {
+	out := make([]int32, 0, rows*cols)
+	for _, r := range x {
+		out = append(out, r...)
+	}
+	return tensors.FromFlatDataAndDimensions(out, rows, cols)
+}
+
+func flat3(x [3][][]int32, rows, cols int) *tensors.Tensor {
+	out := make([]int32, 0, 3*rows*cols)
+	for _, plane := range x {
+		for _, r := range plane {
+			out = append(out, r...)
+		}
+	}
+	return tensors.FromFlatDataAndDimensions(out, 3, rows, cols)
+}
+
+func flatBool(x [][]bool, rows, cols int) *tensors.Tensor {
+	out := make([]bool, 0, rows*cols)
+	for _, r := range x {
+		out = append(out, r...)
+	}
+	return tensors.FromFlatDataAndDimensions(out, rows, cols)
 }
 
 // Forward runs the batch. Graph-construction panics become errors.
