@@ -140,37 +140,10 @@ func splitBySpans(p piece, spans []span, behavior splitBehavior, out []piece) []
 		}
 	case behaviorContiguous:
 		// Runs of equal match flags merge.
-		curA, curB, have, prevMatch := 0, 0, false, false
-		for _, s := range spans {
-			if s.match == prevMatch && have {
-				curB = s.end
-			} else {
-				if have {
-					emit(curA, curB)
-				}
-				curA, curB, have = s.start, s.end, true
-			}
-			prevMatch = s.match
-		}
-		if have {
-			emit(curA, curB)
-		}
+		mergeForward(spans, emit, func(prev, cur bool) bool { return cur == prev })
 	case behaviorMergedWithPrevious:
-		curA, curB, have, prevMatch := 0, 0, false, false
-		for _, s := range spans {
-			if s.match && !prevMatch && have {
-				curB = s.end
-			} else {
-				if have {
-					emit(curA, curB)
-				}
-				curA, curB, have = s.start, s.end, true
-			}
-			prevMatch = s.match
-		}
-		if have {
-			emit(curA, curB)
-		}
+		// A match joins the piece before it.
+		mergeForward(spans, emit, func(prev, cur bool) bool { return cur && !prev })
 	case behaviorMergedWithNext:
 		// The same fold, right to left; collect then emit in order.
 		type rng struct{ a, b int }
@@ -190,6 +163,26 @@ func splitBySpans(p piece, spans []span, behavior splitBehavior, out []piece) []
 		}
 	}
 	return out
+}
+
+// mergeForward folds spans left to right: a span extends the current piece
+// when join(previous span's match, its match) holds, else starts a new one.
+func mergeForward(spans []span, emit func(a, b int), join func(prev, cur bool) bool) {
+	curA, curB, have, prevMatch := 0, 0, false, false
+	for _, s := range spans {
+		if have && join(prevMatch, s.match) {
+			curB = s.end
+		} else {
+			if have {
+				emit(curA, curB)
+			}
+			curA, curB, have = s.start, s.end, true
+		}
+		prevMatch = s.match
+	}
+	if have {
+		emit(curA, curB)
+	}
 }
 
 // sequencePreTok runs pre-tokenizers one after the other.
