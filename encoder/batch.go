@@ -39,29 +39,9 @@ func patchBucket(n int) int {
 	return b
 }
 
-// shapeFloor is the smallest shape a batch is padded to: token length,
-// patch count, attention blocks and block length, and whether it carries the
-// vision inputs even without images. The zero value adds nothing.
-type shapeFloor struct {
-	length, patches, blocks, blockLen int
-	vision                            bool
-}
-
-// raise grows f to cover b.
-func (f *shapeFloor) raise(b *qwen2vl.Batch) {
-	f.length = max(f.length, len(b.IDs[0]))
-	if len(b.Pixels) > 0 {
-		f.vision = true
-		f.patches = max(f.patches, len(b.Pixels))
-		index, _ := qwen2vl.BlockLayout(b.Segment, b.MinBlocks, b.MinBlockLen)
-		f.blocks = max(f.blocks, len(index))
-		f.blockLen = max(f.blockLen, len(index[0]))
-	}
-}
-
 // run pads prepared inputs into one model batch and runs it.
 func (e *Encoder) run(rows []*prepared) (*qwen2vl.Output, error) {
-	batch, shape, err := e.assemble(rows, e.set.batchSize, shapeFloor{})
+	batch, shape, err := e.assemble(rows, e.set.batchSize)
 	if err != nil {
 		return nil, err
 	}
@@ -78,66 +58,26 @@ func (e *Encoder) Batch(inputs []Input, rows int) (*qwen2vl.Batch, error) {
 	if rows < len(inputs) {
 		return nil, fmt.Errorf("encoder: %d inputs do not fit a batch of %d", len(inputs), rows)
 	}
-	prepared, err := e.prepareAll(inputs)
-	if err != nil {
-		return nil, err
-	}
-	b, _, err := e.assemble(prepared, rows, shapeFloor{})
-	return b, err
-}
-
-// Batches is Batch for several groups of inputs at once, all padded to one
-// common shape (the longest group's token length, the most patches and
-// attention blocks, vision inputs if any group has images), so that they
-// can run as one SPMD program on several devices, group g on device g.
-func (e *Encoder) Batches(groups [][]Input, rows int) ([]*qwen2vl.Batch, error) {
-	prepared := make([][]*prepared, len(groups))
-	var floor shapeFloor
-	for g, inputs := range groups {
-		if rows < len(inputs) {
-			return nil, fmt.Errorf("encoder: group %d: %d inputs do not fit a batch of %d", g, len(inputs), rows)
-		}
-		var err error
-		if prepared[g], err = e.prepareAll(inputs); err != nil {
-			return nil, fmt.Errorf("encoder: group %d: %w", g, err)
-		}
-		b, _, err := e.assemble(prepared[g], rows, shapeFloor{})
-		if err != nil {
-			return nil, fmt.Errorf("encoder: group %d: %w", g, err)
-		}
-		floor.raise(b)
-	}
-	out := make([]*qwen2vl.Batch, len(groups))
-	for g := range groups {
-		var err error
-		if out[g], _, err = e.assemble(prepared[g], rows, floor); err != nil {
-			return nil, fmt.Errorf("encoder: group %d: %w", g, err)
-		}
-	}
-	return out, nil
-}
-
-func (e *Encoder) prepareAll(inputs []Input) ([]*prepared, error) {
-	out := make([]*prepared, len(inputs))
+	prepared := make([]*prepared, len(inputs))
 	for i, in := range inputs {
 		p, err := e.prepare(in)
 		if err != nil {
 			return nil, fmt.Errorf("encoder: input %d: %w", i, err)
 		}
-		out[i] = p
+		prepared[i] = p
 	}
-	return out, nil
+	b, _, err := e.assemble(prepared, rows)
+	return b, err
 }
 
 // assemble pads prepared inputs into a batch of b rows (right padding: the
-// pooled token is each row's last real token), at least as large as floor,
-// and names its shape.
-func (e *Encoder) assemble(rows []*prepared, b int, floor shapeFloor) (*qwen2vl.Batch, string, error) {
+// pooled token is each row's last real token) and names its shape.
+func (e *Encoder) assemble(rows []*prepared, b int) (*qwen2vl.Batch, string, error) {
 	maxLen := 1
 	for _, r := range rows {
 		maxLen = max(maxLen, len(r.ids))
 	}
-	s := max(lengthBucket(maxLen), floor.length)
+	s := lengthBucket(maxLen)
 	batch := &qwen2vl.Batch{}
 	var grids []qwen2vl.GridTHW
 	nextFeat := int32(0)
@@ -184,12 +124,10 @@ func (e *Encoder) assemble(rows []*prepared, b int, floor shapeFloor) (*qwen2vl.
 		batch.Pooled = append(batch.Pooled, int32(len(row.ids)-1))
 	}
 	shape := fmt.Sprintf("text %dx%d", b, s)
-	if len(grids) > 0 || floor.vision {
-		if len(grids) > 0 {
-			batch.RowCol, batch.Segment = qwen2vl.VisionPositions(grids, merge)
-		}
+	if len(grids) > 0 {
+		batch.RowCol, batch.Segment = qwen2vl.VisionPositions(grids, merge)
 		n := len(batch.Pixels)
-		nb := max(patchBucket(n), floor.patches)
+		nb := patchBucket(n)
 		pad := make([]float32, e.cfg.PatchDim())
 		for k := n; k < nb; k++ {
 			// Padding patches join no attention block (segment -1) and no
@@ -198,7 +136,6 @@ func (e *Encoder) assemble(rows []*prepared, b int, floor shapeFloor) (*qwen2vl.
 			batch.RowCol = append(batch.RowCol, [2]int32{})
 			batch.Segment = append(batch.Segment, -1)
 		}
-		batch.MinBlocks, batch.MinBlockLen = floor.blocks, floor.blockLen
 		shape = fmt.Sprintf("vision %dx%d patches %d", b, s, nb)
 	} else {
 		batch.FeatSrc = nil

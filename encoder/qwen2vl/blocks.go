@@ -12,10 +12,8 @@ package qwen2vl
 // segment; a negative id marks a padding patch, which joins no block. It
 // returns index [blocks][length] (the patch in each slot, -1 for an empty
 // slot) and slot [N] (each patch's flat slot, blocks*length for padding
-// patches, which read a zero row). Segments must be contiguous runs. The
-// layout has at least minBlocks blocks of at least minLen slots, so that
-// batches can be given one common shape.
-func BlockLayout(segment []int32, minBlocks, minLen int) (index [][]int32, slot []int32) {
+// patches, which read a zero row). Segments must be contiguous runs.
+func BlockLayout(segment []int32) (index [][]int32, slot []int32) {
 	type run struct{ start, n int }
 	var runs []run
 	for i, s := range segment {
@@ -32,8 +30,8 @@ func BlockLayout(segment []int32, minBlocks, minLen int) (index [][]int32, slot 
 	for _, r := range runs {
 		longest = max(longest, r.n)
 	}
-	length := max(pow2AtLeast(longest, 16), minLen)
-	blocks := max(pow2AtLeast(len(runs), 1), minBlocks)
+	length := pow2AtLeast(longest, 16)
+	blocks := pow2AtLeast(len(runs), 1)
 	index = make([][]int32, blocks)
 	for b := range index {
 		index[b] = make([]int32, length)

@@ -7,7 +7,7 @@ import (
 
 func TestBlockLayout(t *testing.T) {
 	// Two images of 3 and 2 patches, then 3 padding patches.
-	index, slot := BlockLayout([]int32{0, 0, 0, 1, 1, -1, -1, -1}, 0, 0)
+	index, slot := BlockLayout([]int32{0, 0, 0, 1, 1, -1, -1, -1})
 	if len(index) != 2 || len(index[0]) != 16 {
 		t.Fatalf("layout %d x %d, want 2 x 16", len(index), len(index[0]))
 	}
@@ -25,21 +25,8 @@ func TestBlockLayout(t *testing.T) {
 			seg = append(seg, int32(s))
 		}
 	}
-	index, slot = BlockLayout(seg, 0, 0)
+	index, slot = BlockLayout(seg)
 	if len(index) != 4 || len(index[0]) != 64 || slot[39] != 2*64+1 {
 		t.Errorf("%d x %d, last slot %d", len(index), len(index[0]), slot[39])
-	}
-	// Floors widen the layout without moving any patch's block.
-	index, slot = BlockLayout([]int32{0, 0, 0, 1, 1, -1}, 8, 32)
-	if len(index) != 8 || len(index[0]) != 32 {
-		t.Fatalf("floored layout %d x %d, want 8 x 32", len(index), len(index[0]))
-	}
-	if want := []int32{0, 1, 2, 32, 33, 256}; !reflect.DeepEqual(slot, want) {
-		t.Errorf("floored slot %v, want %v", slot, want)
-	}
-	// Only padding: one empty block.
-	index, slot = BlockLayout([]int32{-1, -1}, 0, 0)
-	if len(index) != 1 || index[0][0] != -1 || slot[0] != 16 {
-		t.Errorf("padding-only layout %v, slot %v", index, slot)
 	}
 }

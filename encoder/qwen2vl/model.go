@@ -172,9 +172,6 @@ type Batch struct {
 	RowCol  [][2]int32  // [N] rotary positions
 	Segment []int32     // [N] attention segments
 	FeatSrc [][]int32   // [B][S] merged-feature row feeding each token, or -1
-	// MinBlocks and MinBlockLen pad the vision attention layout (see
-	// BlockLayout); zero adds nothing.
-	MinBlocks, MinBlockLen int
 }
 
 // Output holds the pooled final-norm hidden states and their L2-normalised
@@ -209,7 +206,7 @@ func (b *Batch) Inputs() []any {
 		for _, p := range b.RowCol {
 			rc = append(rc, p[0], p[1])
 		}
-		index, slot := BlockLayout(b.Segment, b.MinBlocks, b.MinBlockLen)
+		index, slot := BlockLayout(b.Segment)
 		args = append(args,
 			tensors.FromFlatDataAndDimensions(pix, len(b.Pixels), dim),
 			tensors.FromFlatDataAndDimensions(rc, len(b.RowCol), 2),
