@@ -80,7 +80,7 @@ func run(backend compute.Backend, q, t, neg [][]float32, opts Options, grads boo
 			negNode = in[2]
 		}
 		l := InfoNCEWithNegatives(in[0], in[1], negNode, opts)
-		tau := temperature(g, l.DType(), opts, 1, false)
+		tau := temperature(g, l.DType(), opts, 1, -1)
 		outs := []*Node{l, tau}
 		if !grads {
 			return outs

@@ -109,47 +109,6 @@ func TestDistributedEqualsSingleDevice(t *testing.T) {
 	}
 }
 
-// TestDistributedAtMatchesStatic: the rank read from the graph selects the
-// same gradients as the rank fixed at build time, on every rank, with every
-// option that depends on the world size (learned temperature, symmetric
-// loss, masking).
-func TestDistributedAtMatchesStatic(t *testing.T) {
-	rng := rand.New(rand.NewPCG(41, 42))
-	shards := distShards(rng)
-	for rank := range shards {
-		newOpts := func() Options {
-			scope := model.NewStore().RootScope()
-			return Options{Temperature: 0.3, TemperatureScope: scope, Symmetric: true, Mask: FalseNegativeMask{Mode: MaskRatio, Ratio: 0.95}}
-		}
-		want := evalGraphRank(t, dtypes.Float64, shards, rank, false, newOpts())
-		got := evalGraphRank(t, dtypes.Float64, shards, rank, true, newOpts())
-		if d := math.Abs(got.loss - want.loss); d > 1e-12 {
-			t.Errorf("rank %d: loss %v, static %v", rank, got.loss, want.loss)
-		}
-		if d := math.Abs(got.gLogTau - want.gLogTau); d > 1e-12 {
-			t.Errorf("rank %d: d/dlogτ %v, static %v", rank, got.gLogTau, want.gLogTau)
-		}
-		for r := range shards {
-			for _, pair := range [][2][][]float64{{got.gq[r], want.gq[r]}, {got.gt[r], want.gt[r]}, {got.gneg[r], want.gneg[r]}} {
-				if d, _ := maxAbsDiff(pair[0], pair[1]); d > 1e-12 {
-					t.Errorf("rank %d, shard %d: gradient differs by %g", rank, r, d)
-				}
-			}
-		}
-	}
-	// A rank that is not an integer scalar is refused when the graph is built.
-	g := NewGraph(goBackend(t), "bad rank")
-	q := Const(g, [][]float32{{1, 0}})
-	func() {
-		defer func() {
-			if recover() == nil {
-				t.Error("a float rank did not panic")
-			}
-		}()
-		DistributedInfoNCEAt([]*Node{q}, []*Node{q}, nil, Const(g, float32(0)), Options{})
-	}()
-}
-
 // TestDataParallelGradientAveraging is the DDP argument end to end: device
 // r embeds its own rows with shared parameters P (e = x·P), computes
 // DistributedInfoNCE on the gathered embeddings (other devices' embeddings

@@ -30,13 +30,6 @@ type graphOut struct {
 // shard; otherwise DistributedInfoNCE for that rank.
 func evalGraph(t testing.TB, dt dtypes.DType, shards []refShard, rank int, opts Options) graphOut {
 	t.Helper()
-	return evalGraphRank(t, dt, shards, rank, false, opts)
-}
-
-// evalGraphRank is evalGraph; with dynamic set it feeds the rank to
-// DistributedInfoNCEAt as an int32 input instead.
-func evalGraphRank(t testing.TB, dt dtypes.DType, shards []refShard, rank int, dynamic bool, opts Options) graphOut {
-	t.Helper()
 	var args []any
 	for _, sh := range shards {
 		args = append(args, toTensor(sh.q, dt), toTensor(sh.t, dt))
@@ -75,15 +68,10 @@ func evalGraphRank(t testing.TB, dt dtypes.DType, shards []refShard, rank int, d
 				neg = ns[0]
 			}
 			l = InfoNCEWithNegatives(qs[0], ts[0], neg, opts)
-		} else if dynamic {
-			l = DistributedInfoNCEAt(qs, ts, ns, in[len(in)-1], opts)
 		} else {
 			l = DistributedInfoNCE(qs, ts, ns, rank, opts)
 		}
 		wrt := append([]*Node{}, in...)
-		if dynamic {
-			wrt = wrt[:len(wrt)-1] // not the rank
-		}
 		if opts.TemperatureScope != nil {
 			wrt = append(wrt, opts.TemperatureScope.GetVariable(TemperatureVariable).NodeValue(g))
 		}
@@ -93,9 +81,6 @@ func evalGraphRank(t testing.TB, dt dtypes.DType, shards []refShard, rank int, d
 		t.Fatal(err)
 	}
 	defer exec.Finalize()
-	if dynamic {
-		args = append(args, int32(rank))
-	}
 	outs, err := exec.Exec(args...)
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func InfoNCE(q, t *Node, opts Options) *Node {
 // they were interleaved into t's k-layout: the loss value is the same,
 // because cross-entropy does not depend on the column order.
 func InfoNCEWithNegatives(q, t, neg *Node, opts Options) *Node {
-	return build([]shard{{q, t, neg}}, singleDevice, opts)
+	return build([]shard{{q, t, neg}}, -1, opts)
 }
 
 // DistributedInfoNCE is the cross-device loss of VLM2Vec's
@@ -55,27 +55,6 @@ func InfoNCEWithNegatives(q, t, neg *Node, opts Options) *Node {
 //
 // negatives may be nil, or have W entries, any of which may be nil.
 func DistributedInfoNCE(queries, targets, negatives []*Node, rank int, opts Options) *Node {
-	if w := len(queries); rank < 0 || rank >= max(w, 1) {
-		panic(fmt.Errorf("loss: rank %d out of range [0, %d)", rank, w))
-	}
-	return build(pairShards(queries, targets, negatives), local{static: rank}, opts)
-}
-
-// DistributedInfoNCEAt is DistributedInfoNCE with the rank given as a graph
-// value (an integer scalar) instead of a Go int. In an SPMD program every
-// device runs the same graph and learns its rank from an input, so the
-// choice of which shard carries gradients has to be made inside the graph:
-// shard r is x in value and, in gradient, x where r == rank and 0
-// elsewhere.
-func DistributedInfoNCEAt(queries, targets, negatives []*Node, rank *Node, opts Options) *Node {
-	if rank == nil || rank.Rank() != 0 || !rank.DType().IsInt() {
-		panic(fmt.Errorf("loss: DistributedInfoNCEAt needs an integer scalar rank"))
-	}
-	return build(pairShards(queries, targets, negatives), local{dynamic: rank}, opts)
-}
-
-// pairShards checks the per-device lists and pairs them up.
-func pairShards(queries, targets, negatives []*Node) []shard {
 	w := len(queries)
 	if w == 0 {
 		panic(fmt.Errorf("loss: DistributedInfoNCE needs at least one device"))
@@ -86,6 +65,9 @@ func pairShards(queries, targets, negatives []*Node) []shard {
 	if negatives != nil && len(negatives) != w {
 		panic(fmt.Errorf("loss: %d query tensors but %d negative tensors", w, len(negatives)))
 	}
+	if rank < 0 || rank >= w {
+		panic(fmt.Errorf("loss: rank %d out of range [0, %d)", rank, w))
+	}
 	shards := make([]shard, w)
 	for r := range shards {
 		shards[r] = shard{q: queries[r], t: targets[r]}
@@ -93,7 +75,7 @@ func pairShards(queries, targets, negatives []*Node) []shard {
 			shards[r].neg = negatives[r]
 		}
 	}
-	return shards
+	return build(shards, rank, opts)
 }
 
 // Labels returns the global label (candidate column) of every query when
@@ -139,36 +121,9 @@ func Labels(queryRows, targetRows, negativeRows []int) ([]int, error) {
 // shard is one device's share of the batch.
 type shard struct{ q, t, neg *Node }
 
-// local says which shard is this device's: a rank known when the graph is
-// built (static) or one read from the graph (dynamic, non-nil); single means
-// one device (no detaching, no scaling).
-type local struct {
-	single  bool
-	static  int
-	dynamic *Node
-}
-
-var singleDevice = local{single: true}
-
-// detach keeps shard r's gradient only if it is the local one.
-func (l local) detach(r int, x *Node) *Node {
-	switch {
-	case x == nil || l.single:
-		return x
-	case l.dynamic != nil:
-		// x_sg + m·(x − x_sg): exactly x in value (the difference is 0), m in
-		// gradient, with m = 1 on the device whose rank is r.
-		m := ConvertDType(Equal(l.dynamic, Scalar(x.Graph(), l.dynamic.DType(), r)), x.DType())
-		sg := StopGradient(x)
-		return Add(sg, Mul(BroadcastToDims(expandScalar(m, x.Rank()), x.Shape().Dimensions...), Sub(x, sg)))
-	case r != l.static:
-		return StopGradient(x)
-	}
-	return x
-}
-
-// build computes the loss over the concatenation of the shards.
-func build(shards []shard, loc local, opts Options) *Node {
+// build computes the loss over the concatenation of the shards. local < 0
+// means a single device (no detaching, no scaling).
+func build(shards []shard, local int, opts Options) *Node {
 	if err := opts.Validate(); err != nil {
 		panic(err)
 	}
@@ -184,8 +139,13 @@ func build(shards []shard, loc local, opts Options) *Node {
 		if s.neg != nil {
 			n = ConvertDType(s.neg, dt)
 		}
-		// All-gathered copies carry no gradient in the reference.
-		q, t, n = loc.detach(r, q), loc.detach(r, t), loc.detach(r, n)
+		if local >= 0 && r != local {
+			// All-gathered copies carry no gradient in the reference.
+			q, t = StopGradient(q), StopGradient(t)
+			if n != nil {
+				n = StopGradient(n)
+			}
+		}
 		qRows[r], tRows[r] = q.Shape().Dimensions[0], t.Shape().Dimensions[0]
 		qs, cs = append(qs, q), append(cs, t)
 		if n != nil {
@@ -207,7 +167,7 @@ func build(shards []shard, loc local, opts Options) *Node {
 	pos := Const(g, tensors.FromFlatDataAndDimensions(isPos, n, m))
 
 	scores := Einsum("nd,md->nm", Q, C) // raw dot products, [N, M]
-	tau := temperature(g, dt, opts, len(shards), !loc.single)
+	tau := temperature(g, dt, opts, len(shards), local)
 	out := rowLoss(scores, pos, tau, opts.Mask)
 	if opts.Symmetric {
 		// tq[a, j] = scores[j, label_a]: anchor a is query a's positive target,
@@ -221,7 +181,7 @@ func build(shards []shard, loc local, opts Options) *Node {
 		tqLoss := rowLoss(tq, Const(g, tensors.FromFlatDataAndDimensions(eye, n, n)), tau, opts.Mask)
 		out = MulScalar(Add(out, tqLoss), 0.5)
 	}
-	if !loc.single {
+	if local >= 0 {
 		out = MulScalar(out, float64(len(shards)))
 	}
 	return out
@@ -274,7 +234,7 @@ func concatRows(xs []*Node) *Node {
 }
 
 // temperature returns τ as a scalar of dtype dt.
-func temperature(g *Graph, dt dtypes.DType, opts Options, world int, distributed bool) *Node {
+func temperature(g *Graph, dt dtypes.DType, opts Options, world, local int) *Node {
 	tau0 := opts.temperature()
 	if opts.TemperatureScope == nil {
 		return Scalar(g, dt, tau0)
@@ -284,7 +244,7 @@ func temperature(g *Graph, dt dtypes.DType, opts Options, world int, distributed
 		panic(fmt.Errorf("loss: %s must be a float scalar, got %s", v.Path(), s))
 	}
 	logTau := ConvertDType(v.NodeValue(g), dt)
-	if distributed && world > 1 {
+	if local >= 0 && world > 1 {
 		// Every device sees the whole global loss through τ; scale its gradient
 		// by 1/W so the all-reduce average equals the global gradient.
 		logTau = scaleGradient(logTau, 1/float64(world))
