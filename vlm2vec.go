@@ -80,6 +80,13 @@ func NewGradCache(m gradcache.Model, lossFn gradcache.LossFn) (*GradCache, error
 	return gradcache.New(m, lossFn)
 }
 
+// NewDataParallelGradCache is NewGradCache on several devices of the
+// model's backend (XLA): each computes its share of every chunk, the loss
+// sees the whole batch; see gradcache.NewDataParallel.
+func NewDataParallelGradCache(m gradcache.Model, lossFn gradcache.LossFn, devices int) (*GradCache, error) {
+	return gradcache.NewDataParallel(m, lossFn, devices)
+}
+
 // Trainer runs GradCache steps with AdamW, checkpoints and resume.
 type Trainer = gradcache.Trainer
 

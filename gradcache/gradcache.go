@@ -21,6 +21,7 @@ import (
 	"sort"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/distributed"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
@@ -63,6 +64,11 @@ type GradCache struct {
 	accum []*model.Variable // one accumulator per trainable variable
 
 	embedExec, backExec, lossExec *model.Exec
+
+	// Data parallelism (NewDataParallel): devices is 1 otherwise.
+	devices int
+	mesh    *distributed.DeviceMesh
+	sharded map[string]*model.Exec // pass programs by sharding layout
 }
 
 // GradPrefix is the store scope holding accumulated gradients.
@@ -73,7 +79,7 @@ func New(m Model, loss LossFn) (*GradCache, error) {
 	if loss == nil {
 		return nil, fmt.Errorf("gradcache: nil loss")
 	}
-	gc := &GradCache{m: m, loss: loss, vars: m.TrainableVariables()}
+	gc := &GradCache{m: m, loss: loss, vars: m.TrainableVariables(), devices: 1}
 	if len(gc.vars) == 0 {
 		return nil, fmt.Errorf("gradcache: the model has no trainable variables")
 	}
@@ -93,17 +99,9 @@ func New(m Model, loss LossFn) (*GradCache, error) {
 		acc.SetTrainable(false)
 		gc.accum = append(gc.accum, acc)
 	}
+	gc.embedExec = gc.newEmbedExec()
+	gc.backExec = gc.newBackExec()
 	var err error
-	// Pass 1: embeddings only. Marked as training so the backend reads the
-	// weights as parameters (a constant-folded program would keep stale
-	// weights after the optimizer changes them).
-	gc.embedExec, err = model.NewExec(m.Backend(), store, func(scope *model.Scope, in []*Node) *Node {
-		scope.SetTraining(in[0].Graph(), true)
-		return m.EmbedGraph(scope, in[:len(in)-1], in[len(in)-1])
-	})
-	if err != nil {
-		return nil, err
-	}
 	// The loss and its gradient with respect to every embedding.
 	gc.lossExec, err = model.NewExec(m.Backend(), store, func(scope *model.Scope, q, t *Node) []*Node {
 		l := loss(q, t)
@@ -113,21 +111,33 @@ func New(m Model, loss LossFn) (*GradCache, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Pass 2: re-embed a chunk with gradients and accumulate
-	// d(sum(emb ⊙ g))/dθ, which is the chunk's share of dL/dθ.
-	gc.backExec, err = model.NewExec(m.Backend(), store, func(scope *model.Scope, in []*Node) *Node {
+	return gc, nil
+}
+
+// newEmbedExec builds pass 1: embeddings only. Marked as training so the
+// backend reads the weights as parameters (a constant-folded program would
+// keep stale weights after the optimizer changes them). Its inputs are a
+// chunk's inputs and its dropout seeds.
+func (gc *GradCache) newEmbedExec() *model.Exec {
+	return model.MustNewExec(gc.m.Backend(), gc.m.Store(), func(scope *model.Scope, in []*Node) *Node {
+		scope.SetTraining(in[0].Graph(), true)
+		return gc.m.EmbedGraph(scope, in[:len(in)-1], in[len(in)-1])
+	})
+}
+
+// newBackExec builds pass 2: re-embed a chunk with gradients and
+// accumulate d(sum(emb ⊙ g))/dθ, which is the chunk's share of dL/dθ. Its
+// inputs are a chunk's inputs, its seeds and the cached gradient rows.
+func (gc *GradCache) newBackExec() *model.Exec {
+	return model.MustNewExec(gc.m.Backend(), gc.m.Store(), func(scope *model.Scope, in []*Node) *Node {
 		g := in[0].Graph()
 		scope.SetTraining(g, true)
 		n := len(in)
-		emb := m.EmbedGraph(scope, in[:n-2], in[n-2])
+		emb := gc.m.EmbedGraph(scope, in[:n-2], in[n-2])
 		surrogate := ReduceAllSum(Mul(emb, in[n-1]))
 		gc.accumulate(g, surrogate)
 		return surrogate
 	})
-	if err != nil {
-		return nil, err
-	}
-	return gc, nil
 }
 
 // accumulate adds d(objective)/dθ to the accumulators of the variables the
@@ -204,7 +214,7 @@ func (gc *GradCache) embedChunks(ctx context.Context, chunks []Chunk) ([][]float
 		if err != nil {
 			return nil, err
 		}
-		out, err := gc.embedExec.Exec(append(append([]any{}, c.Inputs...), seeds)...)
+		out, err := gc.run(passEmbed, append(append([]any{}, c.Inputs...), seeds))
 		if err != nil {
 			return nil, fmt.Errorf("gradcache: embedding pass: %w", err)
 		}
@@ -226,18 +236,13 @@ func (gc *GradCache) backChunks(ctx context.Context, chunks []Chunk, grads [][]f
 		if err != nil {
 			return err
 		}
-		rows := len(c.Seeds)
-		dim := len(grads[0])
-		g := make([][]float32, rows)
-		for r := range g {
-			if r < c.Rows {
-				g[r] = grads[off+r]
-			} else {
-				g[r] = make([]float32, dim) // filler rows contribute nothing
-			}
+		g := make([][]float32, len(c.Seeds))
+		copy(g, grads[off:off+c.Rows])
+		for r := c.Rows; r < len(g); r++ {
+			g[r] = make([]float32, len(grads[0])) // filler rows contribute nothing
 		}
 		off += c.Rows
-		out, err := gc.backExec.Exec(append(append([]any{}, c.Inputs...), seeds, tensors.FromValue(g))...)
+		out, err := gc.run(passBack, append(append([]any{}, c.Inputs...), seeds, tensors.FromValue(g)))
 		if err != nil {
 			return fmt.Errorf("gradcache: gradient pass: %w", err)
 		}
@@ -288,6 +293,9 @@ func (gc *GradCache) Accumulate(ctx context.Context, queries, targets []Chunk) (
 // must equal, and the baseline of its overhead; gradients go to the same
 // accumulators. Each call builds (and compiles) a new program.
 func (gc *GradCache) FullBatch(ctx context.Context, queries, targets []Chunk) (float64, error) {
+	if gc.devices > 1 {
+		return 0, fmt.Errorf("gradcache: FullBatch runs on one device; use a GradCache from New")
+	}
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}

@@ -90,6 +90,11 @@ func NewOptimizer(gc *GradCache, cfg AdamW) (*Optimizer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if gc.mesh != nil {
+		// Every replica applies the same update to the same (all-reduced)
+		// gradients, so weights stay on the devices between steps.
+		o.exec.AutoSharding(gc.mesh)
+	}
 	return o, nil
 }
 
@@ -155,12 +160,18 @@ func (o *Optimizer) Apply(lr float64) (float64, error) {
 	if math.IsNaN(lr) || lr < 0 {
 		return 0, fmt.Errorf("gradcache: learning rate %v", lr)
 	}
-	out, err := o.exec.Exec(float32(lr))
+	args := make([]any, o.gc.devices) // one learning rate per device
+	for i := range args {
+		args[i] = float32(lr)
+	}
+	out, err := o.exec.Exec(args...)
 	if err != nil {
 		return 0, fmt.Errorf("gradcache: optimizer: %w", err)
 	}
 	norm := float64(tensors.ToScalar[float32](out[0]))
-	out[0].MustFinalizeAll()
+	for _, t := range out {
+		t.MustFinalizeAll()
+	}
 	o.gc.ZeroGradients()
 	return norm, nil
 }

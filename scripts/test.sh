@@ -19,7 +19,8 @@ CGO_LDFLAGS="-L$PWD/.cache/lib" go test -count=1 -tags tokenizers_native ./encod
 
 # XLA CPU fast path: the PJRT CPU plugin from PyPI (cached in .cache/xla),
 # parity tests rerun on it. Optimisation level 0 only shortens XLA's
-# compile time (~3x); the default level passes the same tests.
+# compile time (~3x); the default level passes the same tests. The plugin
+# has 4 CPU devices, so the data-parallel tests must run, not skip.
 bash scripts/install_xla_cpu.sh
-GOMLX_BACKEND=xla:cpu PJRT_PLUGIN_LIBRARY_PATH="$PWD/.cache/xla" XLA_FLAGS=--xla_backend_optimization_level=0 \
+VLM2VEC_REQUIRE_DEVICES=4 GOMLX_BACKEND=xla:cpu PJRT_PLUGIN_LIBRARY_PATH="$PWD/.cache/xla" XLA_FLAGS=--xla_backend_optimization_level=0 \
   go test -count=1 ./encoder/ ./encoder/backends/ ./encoder/qwen2vl/ ./gradcache/ ./loss/

@@ -217,6 +217,18 @@ func (b *Batch) Inputs() []any {
 	return args
 }
 
+// ShardAxes says how the inputs of Inputs split over devices for data
+// parallelism (gradcache.Sharder): rows of the token tensors, M-RoPE
+// positions along their batch axis, patch rows of the vision tensors; the
+// attention block layout stays whole.
+func (m *Model) ShardAxes(inputs []any) []int {
+	axes := []int{0, 1, 0, 0, 0, 0, -1, 0, 0}
+	if len(inputs) < len(axes) {
+		return axes[:len(inputs)]
+	}
+	return axes
+}
+
 func flat2(x [][]int32, rows, cols int) *tensors.Tensor {
 	out := make([]int32, 0, rows*cols)
 	for _, r := range x {

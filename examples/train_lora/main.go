@@ -33,11 +33,11 @@ import (
 )
 
 type flags struct {
-	modelName, outputDir, datasetDir, imageDir, synthetic, subsets, sampler, schedule, targets, backend string
-	lora, useDora, bf16                                                                                 bool
-	loraR, batch, qChunk, pChunk, maxSteps, warmup, saveSteps, saveLimit, limit, interleave, evalSteps  int
-	loraAlpha, loraDropout, temperature, lr, weightDecay, maxGradNorm                                   float64
-	seed                                                                                                uint64
+	modelName, outputDir, datasetDir, imageDir, synthetic, subsets, sampler, schedule, targets, backend         string
+	lora, useDora, bf16                                                                                         bool
+	loraR, batch, qChunk, pChunk, maxSteps, warmup, saveSteps, saveLimit, limit, interleave, evalSteps, devices int
+	loraAlpha, loraDropout, temperature, lr, weightDecay, maxGradNorm                                           float64
+	seed                                                                                                        uint64
 }
 
 func parse() *flags {
@@ -73,6 +73,7 @@ func parse() *flags {
 	flag.Uint64Var(&f.seed, "seed", 42, "seed of data order, adapter init and dropout")
 	flag.BoolVar(&f.bf16, "bf16", false, "bf16 compute (adapter weights stay float32)")
 	flag.StringVar(&f.backend, "backend", "", `"go" (default), "xla:cpu", "xla:cuda"`)
+	flag.IntVar(&f.devices, "devices", 1, "data-parallel devices of the backend (XLA); the global batch is per_device_train_batch_size x devices")
 	flag.Parse()
 	return f
 }
@@ -90,6 +91,10 @@ func run(ctx context.Context, f *flags) error {
 	if f.outputDir == "" {
 		return fmt.Errorf("--output_dir is required")
 	}
+	if f.devices < 0 {
+		return fmt.Errorf("--devices %d", f.devices)
+	}
+	f.devices = max(f.devices, 1)
 	evalDir := ""
 	if f.synthetic != "" {
 		if _, err := os.Stat(filepath.Join(f.synthetic, "train")); err != nil {
@@ -120,17 +125,17 @@ func run(ctx context.Context, f *flags) error {
 	var sampler traindata.Sampler
 	switch f.sampler {
 	case "v1":
-		sampler, err = traindata.NewUniform(traindata.Concat(subsets), f.batch, f.seed)
+		sampler, err = traindata.NewUniform(traindata.Concat(subsets), f.batch*f.devices, f.seed)
 	case "v2":
 		run := f.interleave
 		if run <= 0 {
-			run = f.batch
+			run = f.batch * f.devices
 		}
 		var sources []traindata.Source
 		for _, s := range subsets {
 			sources = append(sources, traindata.Source{Name: s.Name, Examples: s.Examples, Weight: 1})
 		}
-		sampler, err = traindata.NewInterleaved(sources, f.batch, run, f.seed)
+		sampler, err = traindata.NewInterleaved(sources, f.batch*f.devices, run, f.seed)
 	default:
 		return fmt.Errorf("--sampler %q (v1 or v2)", f.sampler)
 	}
@@ -138,7 +143,10 @@ func run(ctx context.Context, f *flags) error {
 		return err
 	}
 
-	encOpts := []encoder.Option{encoder.WithBackendConfig(f.backend), encoder.WithBatchSize(max(f.qChunk, f.pChunk))}
+	// With several devices a chunk holds every device's rows: device d
+	// computes rows [d*chunk, (d+1)*chunk) of each, as in per-device GradCache.
+	qChunk, pChunk := f.qChunk*f.devices, f.pChunk*f.devices
+	encOpts := []encoder.Option{encoder.WithBackendConfig(f.backend), encoder.WithBatchSize(max(qChunk, pChunk))}
 	if f.bf16 {
 		encOpts = append(encOpts, encoder.WithDType(dtypes.BFloat16))
 	}
@@ -160,7 +168,7 @@ func run(ctx context.Context, f *flags) error {
 		m.SetFullFineTuning()
 	}
 	lossOpts := loss.Options{Temperature: f.temperature}
-	gc, err := gradcache.New(m, func(q, t *graph.Node) *graph.Node { return loss.InfoNCE(q, t, lossOpts) })
+	gc, err := gradcache.NewDataParallel(m, func(q, t *graph.Node) *graph.Node { return loss.InfoNCE(q, t, lossOpts) }, f.devices)
 	if err != nil {
 		return err
 	}
@@ -170,7 +178,7 @@ func run(ctx context.Context, f *flags) error {
 	if err != nil {
 		return err
 	}
-	tr, err := gradcache.NewTrainer(gc, opt, &batcher{enc: enc, sampler: sampler, qChunk: f.qChunk, pChunk: f.pChunk, seed: f.seed},
+	tr, err := gradcache.NewTrainer(gc, opt, &batcher{enc: enc, sampler: sampler, qChunk: qChunk, pChunk: pChunk, seed: f.seed},
 		gradcache.Config{MaxSteps: f.maxSteps, LearningRate: f.lr, WarmupSteps: f.warmup, Schedule: f.schedule, AdamW: adamw,
 			OutputDir: f.outputDir, SaveSteps: f.saveSteps, SaveTotalLimit: f.saveLimit})
 	if err != nil {
