@@ -149,3 +149,62 @@ func BenchmarkEmbed(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEmbedStream embeds a stream of 64 inputs of varied shapes (text
+// of 1 to 8 times a caption's length, images from 10x7 to 500x333 pixels,
+// mixed in batches of 8) twice on the small checkpoint. The first pass
+// compiles one program per batch shape; the second finds them all cached.
+// It reports the number of programs, the first pass's time, the second's,
+// and their difference: the compilation cost of the stream. Run it on the
+// Go backend and on XLA (GOMLX_BACKEND=xla:cpu) to compare.
+func BenchmarkEmbedStream(b *testing.B) {
+	ctx := context.Background()
+	dir := requireCheckpoint(b, "small")
+	stream := streamInputs(b)
+	for i := 0; i < b.N; i++ {
+		enc, err := encoder.Open(ctx, dir, encoder.WithBatchSize(8))
+		if err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		if _, err := enc.Embed(ctx, stream); err != nil {
+			b.Fatal(err)
+		}
+		first := time.Since(t0)
+		t1 := time.Now()
+		if _, err := enc.Embed(ctx, stream); err != nil {
+			b.Fatal(err)
+		}
+		second := time.Since(t1)
+		b.ReportMetric(float64(enc.CompiledShapes()), "programs")
+		b.ReportMetric(first.Seconds(), "first-pass-s")
+		b.ReportMetric(second.Seconds(), "cached-pass-s")
+		b.ReportMetric((first - second).Seconds()/float64(enc.CompiledShapes()), "compile-s/program")
+		enc.Close()
+	}
+}
+
+// streamInputs varies the text length and the image size over the
+// benchmark's inputs and the test images of encoder/qwen2vl/testdata.
+func streamInputs(b *testing.B) []encoder.Input {
+	b.Helper()
+	texts := benchInputs(b, "text")
+	pics, err := filepath.Glob(filepath.Join("qwen2vl", "testdata", "images", "*.png"))
+	if err != nil || len(pics) < 5 {
+		b.Fatalf("test images: %v (%d found)", err, len(pics))
+	}
+	var out []encoder.Input
+	for i := 0; i < 64; i++ {
+		batch := i / 8
+		t := texts[i%len(texts)]
+		in := encoder.Input{Instruction: t.Instruction, Text: t.Text}
+		for k := 0; k < (batch*3)%8; k++ { // 1x to 8x the caption, per batch
+			in.Text += " " + t.Text
+		}
+		if batch%3 != 0 { // a third of the batches are text only
+			in.ImagePath = pics[(i+batch)%len(pics)]
+		}
+		out = append(out, in)
+	}
+	return out
+}

@@ -82,6 +82,7 @@ func New(config string) (compute.Backend, error) {
 	if IsXLA(config) {
 		logOnce(b)
 	}
+	tuneGo(b, config)
 	return b, nil
 }
 

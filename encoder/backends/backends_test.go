@@ -36,7 +36,20 @@ func TestGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Finalize()
-	t.Log(b.Name())
+	// The worker pool's limit is lifted (see goparallel.go); the backend's
+	// description reports its setting.
+	if d := b.Description(); !strings.Contains(d, "parallelism=-1") {
+		t.Errorf("Go backend not tuned: %q", d)
+	}
+	// An explicit setting wins.
+	b2, err := New("go:parallelism=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Finalize()
+	if d := b2.Description(); !strings.Contains(d, "parallelism=3") {
+		t.Errorf("explicit parallelism overridden: %q", d)
+	}
 }
 
 // A plugin that is not there is an error naming the install script, and

@@ -53,6 +53,9 @@ fi
 echo "building test binaries" >&2
 go test -c -o "$RES/encoder.test" ./encoder
 go test -c -o "$RES/gradcache.test" ./gradcache
+# The same binaries run on XLA's CPU plugin (default optimisation level).
+bash scripts/install_xla_cpu.sh >/dev/null
+XLA_ENV="GOMLX_BACKEND=xla:cpu PJRT_PLUGIN_LIBRARY_PATH=$ROOT/.cache/xla"
 
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
@@ -120,15 +123,22 @@ embed_row() { # ckpt kind dtype
   rm -f "$RES/$base".*
   run "$base" bash -c "cd encoder && '$RES/encoder.test' -test.run '^\$' -test.bench '^BenchmarkEmbed/$ck/$kind/$dt\$' -test.benchtime ${EMBED_ITERS}x > '$RES/$base.go.txt' 2>&1"
   run "$base" bash -c "'$PYTHON' scripts/bench/bench_torch.py embed --ckpt '$BENCH/$ck' --kind $kind --dtype $dt --iters $EMBED_ITERS > '$RES/$base.torch.json' 2> '$RES/$base.torch.err'"
+  run "$base" bash -c "cd encoder && $XLA_ENV '$RES/encoder.test' -test.run '^\$' -test.bench '^BenchmarkEmbed/$ck/$kind/$dt\$' -test.benchtime ${EMBED_ITERS}x > '$RES/$base.xla.txt' 2>&1"
 }
 
-step_row() { # mode batch [gogc [ballast MB]]
-  local mode=$1 b=$2 gogc=${3:-} ballast=${4:-} base="step_$1_$2${3:+_gogc$3}${4:+_ballast}"
+step_row() { # mode batch [gogc [ballast MB]]; STEP_CKPT picks the checkpoint (small)
+  local ck=${STEP_CKPT:-small}
+  local mode=$1 b=$2 gogc=${3:-} ballast=${4:-} base="step_${STEP_CKPT:+${STEP_CKPT}_}$1_$2${3:+_gogc$3}${4:+_ballast}"
   want "$base" || return 0
   rm -f "$RES/$base".*
-  run "$base" bash -c "cd gradcache && ${gogc:+GOGC=$gogc} ${ballast:+VLM2VEC_BENCH_BALLAST_MB=$ballast} '$RES/gradcache.test' -test.run '^\$' -test.bench '^BenchmarkGradCacheStep/$mode/batch=$b\$' -test.benchtime ${STEP_ITERS}x > '$RES/$base.go.txt' 2>&1"
+  run "$base" bash -c "cd gradcache && VLM2VEC_BENCH_STEP_CKPT=$ck ${gogc:+GOGC=$gogc} ${ballast:+VLM2VEC_BENCH_BALLAST_MB=$ballast} '$RES/gradcache.test' -test.run '^\$' -test.bench '^BenchmarkGradCacheStep/$mode/batch=$b\$' -test.benchtime ${STEP_ITERS}x > '$RES/$base.go.txt' 2>&1"
   if [ -z "$gogc" ] && [ -z "$ballast" ]; then
-    run "$base" bash -c "'$PYTHON' scripts/bench/bench_torch.py step --ckpt '$BENCH/small' --batch $b --mode $mode --iters $STEP_ITERS > '$RES/$base.torch.json' 2> '$RES/$base.torch.err'"
+    run "$base" bash -c "'$PYTHON' scripts/bench/bench_torch.py step --ckpt '$BENCH/$ck' --batch $b --mode $mode --iters $STEP_ITERS > '$RES/$base.torch.json' 2> '$RES/$base.torch.err'"
+    # XLA compiles the full-batch program with every chunk inlined: minutes
+    # at batch 256, so that row is left out.
+    if [ "$mode" = gradcache ] || [ "$b" -le 64 ]; then
+      run "$base" bash -c "cd gradcache && VLM2VEC_BENCH_STEP_CKPT=$ck $XLA_ENV '$RES/gradcache.test' -test.run '^\$' -test.bench '^BenchmarkGradCacheStep/$mode/batch=$b\$' -test.benchtime ${STEP_ITERS}x > '$RES/$base.xla.txt' 2>&1"
+    fi
   fi
 }
 
@@ -159,6 +169,18 @@ if [ "$last" != "$first" ]; then
     'BEGIN{d=a-b; if (d<1) d=1; printf "%.0f", d}')
   step_row gradcache "$first" 10 "$ballast"
   step_row gradcache "$first" 100 "$ballast"
+fi
+
+# A train step at 2B widths (LoRA, GradCache, batch 16, chunk 8).
+if [[ " ${CKPTS:-2b-slice} " == *" 2b-slice "* ]]; then
+  STEP_CKPT=2b-slice step_row gradcache 16
+fi
+
+# Compilation: a stream of 64 varied inputs, programs compiled and their cost.
+if want stream; then
+  rm -f "$RES"/stream.*
+  run stream bash -c "cd encoder && '$RES/encoder.test' -test.run '^\$' -test.bench '^BenchmarkEmbedStream\$' -test.benchtime 1x > '$RES/stream.go.txt' 2>&1"
+  run stream bash -c "cd encoder && $XLA_ENV '$RES/encoder.test' -test.run '^\$' -test.bench '^BenchmarkEmbedStream\$' -test.benchtime 1x > '$RES/stream.xla.txt' 2>&1"
 fi
 
 if [ -z "${SKIP_PROFILE:-}" ] && want profile; then
