@@ -179,7 +179,7 @@ func BenchmarkEmbedStream(b *testing.B) {
 		b.ReportMetric(float64(enc.CompiledShapes()), "programs")
 		b.ReportMetric(first.Seconds(), "first-pass-s")
 		b.ReportMetric(second.Seconds(), "cached-pass-s")
-		b.ReportMetric((first - second).Seconds()/float64(enc.CompiledShapes()), "compile-s/program")
+		b.ReportMetric((first-second).Seconds()/float64(enc.CompiledShapes()), "compile-s/program")
 		enc.Close()
 	}
 }

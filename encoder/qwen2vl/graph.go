@@ -7,6 +7,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified
+	attn "github.com/gomlx/gomlx/ml/layers/attention"
 	"github.com/gomlx/gomlx/ml/model"
 )
 
@@ -20,6 +21,7 @@ type net struct {
 	cfg   *Config
 	dt    dtypes.DType
 	lora  *loraGraph // nil: plain (or merged) weights
+	fused bool       // decoder attention through the backend's fused op
 }
 
 // weight returns the store variable holding a checkpoint tensor. A missing
@@ -139,6 +141,21 @@ func attention(q, k, v, mask *Node) *Node {
 	scores = Where(BroadcastToDims(mask, scores.Shape().Dimensions...), scores, negInf)
 	probs := Softmax(scores, -1)
 	return Einsum("bhqk,bhkd->bhqd", ConvertDType(probs, dt), v)
+}
+
+// causalAttention is the decoder's self-attention. Batches are right-padded
+// (Batch.Validate), so for every real token the causal mask alone already
+// leaves the padding out: padding only follows it. A causal mask is what
+// fused attention kernels take (cuDNN flash attention on CUDA in bf16, the
+// Go backend's fused op), so where the backend has one it is used; padding
+// rows then attend to earlier padding, which no pooled token reads.
+// Elsewhere the explicit masked form runs.
+func (n *net) causalAttention(q, k, v, mask *Node) *Node {
+	if !n.fused {
+		return attention(q, k, v, mask)
+	}
+	out, _ := attn.Core(q, k, v, attn.LayoutBHSD, attn.CoreOptions{UseCausalMask: true})
+	return out
 }
 
 // visionTower runs patches [N, patchDim] through the ViT and merger and
@@ -278,7 +295,7 @@ func (n *net) decoder(ids, posIDs, valid, pooled, visual, featSrc *Node) *Node {
 		k := TransposeAllDims(Reshape(n.linear(r, p+"self_attn.k_proj", true), b, s, kvh, hd), 0, 2, 1, 3)
 		v := TransposeAllDims(Reshape(n.linear(r, p+"self_attn.v_proj", true), b, s, kvh, hd), 0, 2, 1, 3)
 		q, k = applyRotary(q, cos, sin), applyRotary(k, cos, sin)
-		a := Reshape(TransposeAllDims(attention(q, k, v, mask), 0, 2, 1, 3), b, s, nh*hd)
+		a := Reshape(TransposeAllDims(n.causalAttention(q, k, v, mask), 0, 2, 1, 3), b, s, nh*hd)
 		x = Add(x, n.linear(a, p+"self_attn.o_proj", false))
 		r = n.rmsNorm(x, p+"post_attention_layernorm", cfg.RMSNormEps)
 		gate := n.linear(r, p+"mlp.gate_proj", false)
