@@ -63,6 +63,21 @@ def go_bench(name):
     return None
 
 
+def compile_s(g):
+    if not g or g.get("first-call-s") is None:
+        return "n/a"
+    return f"{max(0.0, g['first-call-s'] - g['ns/op'] / 1e9):.2f}"
+
+
+def xla_desc():
+    for name in sorted(os.listdir(RES)):
+        if name.endswith(".xla.txt"):
+            m = re.search(r'backend="((?:[^"\\]|\\.)*)"', read(name, "") or "")
+            if m:
+                return m.group(1).replace('\\"', '"')
+    return None
+
+
 def loads(name):
     """Lines of 'load_before load_after other_cores', one per command (Go, then PyTorch)."""
     s = read(name, "")
@@ -149,7 +164,11 @@ def main():
     w(f"- PyTorch: torch {tinfo.get('torch', '?')}, transformers {tinfo.get('transformers', '?')}, Python {tinfo.get('python', '?')},"
       f" `torch.set_num_threads({tinfo.get('threads', '?')})`, BLAS: {', '.join(tinfo.get('blas', [])) or '?'}"
       f" (from `torch.__config__.show()`), CPU capability {tinfo.get('cpu_capability', '?')}; eager attention.")
-    w("- XLA CPU: not measured here (the XLA PJRT CPU plugin is another issue); the column is kept for it.")
+    w(f"- Go backend settings: the library lifts the worker-pool limit (`parallelism=-1`, see `encoder/backends/goparallel.go`);")
+    w("  without it a large matmul ran on one of the two cores.")
+    xla = xla_desc()
+    w(f"- XLA CPU: {xla or 'not measured'}; the XLA team's `xla-cpu-pjrt` 0.0.1 wheel (`scripts/install_xla_cpu.sh`),")
+    w("  through go-xla v0.4.13, default optimisation level; the same Go test binaries with `GOMLX_BACKEND=xla:cpu`.")
     w("")
     w("## Checkpoints and inputs")
     w("")
@@ -191,8 +210,8 @@ def main():
     # ---- embedding table
     w("## Embedding throughput")
     w("")
-    w("| config | input | dtype | tokens real / padded Go / padded PyTorch | Go backend s/batch | Go backend items/s | PyTorch items/s | Go / PyTorch | XLA CPU items/s | other processes' cores (Go / PyTorch) |")
-    w("|---|---|---|---|---|---|---|---|---|---|")
+    w("| config | input | dtype | tokens real / padded Go / padded PyTorch | Go backend s/batch | XLA CPU s/batch | PyTorch s/batch | Go / PyTorch | XLA / PyTorch | Go items/s | XLA items/s | PyTorch items/s | compile s (Go / XLA) | other processes' cores (Go / PyTorch / XLA) |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     flop_rows = []
     for ck, kind, dt in [
         ("small", "text", "f32"),
@@ -204,34 +223,101 @@ def main():
     ]:
         base = f"embed_{ck}_{kind}_{dt}"
         g = go_bench(base + ".go.txt")
+        x = go_bench(base + ".xla.txt")
         t = read_json(base + ".torch.json")
         if g is None and t is None:
             continue
         gi = g.get("items/s") if g else None
+        xi = x.get("items/s") if x else None
         ti = t.get("items_per_s") if t else None
         ratio = f"{gi / ti:.2f}" if gi and ti else "n/a"
+        xratio = f"{xi / ti:.2f}" if xi and ti else "n/a"
         toks = f"{int(g['tokens/op']) if g else '?'} / {int(g['padded-tokens/op']) if g else '?'} / {t['padded_tokens'] if t else '?'}"
-        w(f"| {ck} | {kind} | {dt} | {toks} | {fmt(g['ns/op'] / 1e9, 3) if g else 'n/a'} | {fmt(gi)} | {fmt(ti)} | {ratio} | not measured | {load_note(base + '.load')} |")
+        w(f"| {ck} | {kind} | {dt} | {toks} | {fmt(g['ns/op'] / 1e9, 3) if g else 'n/a'} | {fmt(x['ns/op'] / 1e9, 3) if x else 'n/a'} |"
+          f" {fmt(t['s_per_batch_mean'], 3) if t else 'n/a'} | {ratio} | {xratio} | {fmt(gi)} | {fmt(xi)} | {fmt(ti)} |"
+          f" {compile_s(g)} / {compile_s(x)} | {load_note(base + '.load')} |")
         if ck == "2b-slice" and g and t:
             c = config(ck)
             patches = 2048 if kind == "image" else 0
             gs = int(g["padded-tokens/op"]) // 8
             ts = t["padded_tokens"] // 8
             vf = vision_flops(c, patches) if patches else 0
-            flop_rows.append((kind, dt, vf + lm_flops(c, 8, gs), vf + lm_flops(c, 8, ts), g["ns/op"] / 1e9, t["s_per_batch_mean"], vf))
+            flop_rows.append((kind, dt, vf + lm_flops(c, 8, gs), vf + lm_flops(c, 8, ts), g["ns/op"] / 1e9, t["s_per_batch_mean"], vf,
+                              x["ns/op"] / 1e9 if x else None))
     w("")
-    w("Go / PyTorch is the ratio of items/s: above 1 the Go backend is faster. s/batch is the mean over the")
-    w("timed iterations after one warm-up call (which, on the Go side, compiles the program for the batch")
-    w("shape; `first-call-s` in the raw output). Raw outputs: `.cache/bench/results/`.")
+    w("Go / PyTorch and XLA / PyTorch are ratios of items/s: above 1 the Go side is faster. s/batch is the mean")
+    w("over the timed iterations after one warm-up call, which compiles the program for the batch shape;")
+    w("*compile s* is that warm-up call's time minus a timed call's (program building and compilation).")
+    w("Raw outputs: `.cache/bench/results/`.")
     w("")
     if flop_rows:
         w("Arithmetic per batch of the 2b-slice rows (multiply-add = 2 FLOP; the decoder over the padded length each")
         w("side actually computes):")
         w("")
-        w("| input | dtype | GFLOP Go | GFLOP PyTorch | of which vision tower | Go GFLOP/s | PyTorch GFLOP/s |")
-        w("|---|---|---|---|---|---|---|")
-        for kind, dt, gf, tf, gsec, tsec, vf in flop_rows:
-            w(f"| {kind} | {dt} | {gf / 1e9:.0f} | {tf / 1e9:.0f} | {vf / 1e9:.0f} | {gf / 1e9 / gsec:.0f} | {tf / 1e9 / tsec:.0f} |")
+        w("| input | dtype | GFLOP Go and XLA | GFLOP PyTorch | of which vision tower | Go GFLOP/s | XLA GFLOP/s | PyTorch GFLOP/s |")
+        w("|---|---|---|---|---|---|---|---|")
+        for kind, dt, gf, tf, gsec, tsec, vf, xsec in flop_rows:
+            xg = f"{gf / 1e9 / xsec:.0f}" if xsec else "n/a"
+            w(f"| {kind} | {dt} | {gf / 1e9:.0f} | {tf / 1e9:.0f} | {vf / 1e9:.0f} | {gf / 1e9 / gsec:.0f} | {xg} | {tf / 1e9 / tsec:.0f} |")
+        w("")
+        w("The vision FLOP count is that of full attention over each image's patches (the Go graph attends within")
+        w("each image, in blocks; PyTorch's eager vision attention computes all patches of the batch with a")
+        w("block-diagonal mask, so it does more work than counted here).")
+        w("")
+
+    # ---- train step on three backends
+    trows = []
+    for ck, mode, batch in [("small", "gradcache", 16), ("small", "gradcache", 64), ("small", "gradcache", 256),
+                            ("small", "fullbatch", 16), ("small", "fullbatch", 64), ("small", "fullbatch", 256),
+                            ("2b-slice", "gradcache", 16)]:
+        base = f"step_{'' if ck == 'small' else ck + '_'}{mode}_{batch}"
+        g, x, t = go_bench(base + ".go.txt"), go_bench(base + ".xla.txt"), read_json(base + ".torch.json")
+        if g is None and t is None and x is None:
+            continue
+        trows.append((ck, mode, batch, g, x, t, base))
+    if trows:
+        w("## Train step: Go backend, XLA CPU and PyTorch")
+        w("")
+        w("One LoRA training step (GradCache or full batch, then AdamW), set up as in the GradCache section below;")
+        w("`2b-slice` is the same step on the 2B-wide checkpoint. Speed ratios are PyTorch's step time over the")
+        w("Go side's: above 1 the Go side is faster. *first step* is the warm-up step, which compiles every")
+        w("program the step uses (one per chunk shape and pass, the loss and the optimizer).")
+        w("")
+        w("| checkpoint | mode | batch | Go backend s/step | XLA CPU s/step | PyTorch s/step | Go / PyTorch | XLA / PyTorch | first step s (Go / XLA) | other processes' cores (Go / PyTorch / XLA) |")
+        w("|---|---|---|---|---|---|---|---|---|---|")
+        for ck, mode, batch, g, x, t, base in trows:
+            gs = g["ns/op"] / 1e9 if g else None
+            xs = x["ns/op"] / 1e9 if x else None
+            ts = t["s_per_step_mean"] if t else None
+            w(f"| {ck} | {mode} | {batch} | {fmt(gs, 3)} | {fmt(xs, 3) if xs else 'not run'} | {fmt(ts, 3)} |"
+              f" {f'{ts / gs:.2f}' if gs and ts else 'n/a'} | {f'{ts / xs:.2f}' if xs and ts else 'n/a'} |"
+              f" {fmt(g.get('first-step-s') if g else None)} / {fmt(x.get('first-step-s') if x else None)} | {load_note(base + '.load')} |")
+        w("")
+        w("XLA's full-batch step at batch 256 is not run: its program inlines all 64 chunk forwards and takes")
+        w("minutes to compile.")
+        w("")
+
+    # ---- compilation
+    sg, sx = go_bench("stream.go.txt"), go_bench("stream.xla.txt")
+    if sg or sx:
+        w("## Compiled programs")
+        w("")
+        w("Every distinct batch shape is one compiled program. The encoder pads each batch to the configured batch")
+        w("size, its token length to a bucket (16, 32, 64, then steps of 32 to 256, then of 128) and its patch count")
+        w("to a power of two, so the number of programs is bounded by the range of input sizes, not by the number")
+        w("of inputs. `BenchmarkEmbedStream` embeds 64 inputs of varied shapes (captions 1x to 8x long, a third of")
+        w("the batches text-only, images from 10x7 to 500x333 pixels; `small`, batches of 8) twice:")
+        w("")
+        w("| backend | batches | programs compiled | first pass s | second pass s (all cached) | compile s per program |")
+        w("|---|---|---|---|---|---|")
+        for name, r in (("Go", sg), ("XLA CPU", sx)):
+            if r:
+                w(f"| {name} | 8 | {r.get('programs', 0):.0f} | {fmt(r.get('first-pass-s'))} | {fmt(r.get('cached-pass-s'))} |"
+                  f" {fmt(r.get('compile-s/program'), 3)} |")
+        w("")
+        w("The Go backend \"compiles\" in milliseconds (it builds an execution plan); XLA compiles each program")
+        w("to machine code, which costs about a second for the small model and more for larger ones (the")
+        w("*compile s* column of the embedding table), and then runs it faster.")
         w("")
 
     # ---- GradCache
@@ -464,26 +550,30 @@ def categorize(prof):
 # Written from the profile and the FLOP counts; run.sh regenerates the
 # numbers above, these notes describe the mechanisms.
 FINDINGS = [
-    "- Matrix multiplication is nearly all of it (about three quarters of the samples of the whole process,",
-    "  loading and compilation included): the vision tower's linear layers, its attention, the 2x2 merger and",
-    "  the decoder's MLP. Both implementations run the vision attention over all 2,048 patches of the batch at",
-    "  once (one 2,048 x 2,048 score matrix per head with a block-diagonal mask, HF's eager `VisionAttention`",
-    "  does the same), so 7/8 of that attention is computed and masked away: about 38 of the ~43 attention",
-    "  GFLOP per batch. Attending per image would save roughly a tenth of the image batch's work on either side.",
-    "- The Go matmul kernels run at about the same speed as PyTorch's MKL on these shapes in f32 (GFLOP/s",
-    "  table), so the f32 ratio is close to 1 at 2B widths; the Go side still computes a little more decoder",
-    "  work because of its length buckets (padded token counts in the first table).",
-    "- In bf16 the Go backend is several times faster than PyTorch on this CPU: the VM exposes AVX2 but no",
-    "  AVX-512 (so no AVX512-BF16), PyTorch's CPU bf16 matmuls are slow there, while the Go backend's bf16",
-    "  path runs at roughly half to two thirds of its f32 speed. Both are slower than in f32 here, so f32 is",
-    "  the right default on such CPUs.",
-    "- `qwen2vl.Batch.Inputs` (turning a padded batch into input tensors) is the one large non-model cost:",
-    "  `tensors.FromValue` on the `[][]float32` pixel rows (2,048 rows of 1,176 floats per image batch) infers",
-    "  the shape recursively, cloning a shape per row, and copies row by row (`dtypes.CopyAnySlice`). It is a",
-    "  few percent on 2b-slice but the majority of the small image batch's CPU time, which is why Go trails",
-    "  PyTorch there while it leads on the small text batch (no per-op Python dispatch). Building the pixel",
-    "  tensor from one flat slice (`tensors.FromFlatDataAndDimensions`) would remove most of it.",
-    "  Image processing and tokenization in Go are small (< 0.5% on 2b-slice, about 2% on small).",
+    "- Matrix multiplication is nearly all of the 2b-slice work (about 70% of the samples of the whole process,",
+    "  loading and compilation included): the vision tower's linear layers and attention, the 2x2 merger and the",
+    "  decoder's MLP. The Go kernels reach about 160 GFLOP/s in f32 on the two cores (FLOP table), against a",
+    "  machine limit of about 190 GFLOP/s (2 cores x AVX2 FMA) and MKL's 100-135 here. That needs both cores:",
+    "  before the library lifted the Go backend's worker-pool limit, a large matmul ran on one core (0.54 s for",
+    "  the 2b-slice text batch, now 0.30 s; docs/backends.md).",
+    "- The Go vision tower attends within each image (patches gathered into per-image blocks); transformers'",
+    "  eager vision attention computes all 2,048 patches of the batch at once with a block-diagonal mask, 8x the",
+    "  attention work at 8 images per batch. Part of the image-batch lead comes from there.",
+    "- On `small` the per-op overhead decides: Go has no per-op Python dispatch (text batch 1.6x PyTorch), and",
+    "  the fused softmax of the vision attention blocks is the largest single cost of the small image batch.",
+    "- In bf16 both Go backends are several times faster than PyTorch on this CPU: the VM exposes AVX2 but no",
+    "  AVX-512 (so no AVX512-BF16), and PyTorch's CPU bf16 matmuls are slow there. Every implementation is",
+    "  slower in bf16 than in f32 here, so f32 is the right default on such CPUs.",
+    "- XLA CPU is fastest on the small model and on image batches (it fuses the many small elementwise ops),",
+    "  and slower on the 2b-slice text batch, which is almost only large matmuls: 92 GFLOP/s against Go's 162,",
+    "  with about 1.8 cores busy. Flags tried without gain: `--xla_cpu_use_thunk_runtime=false`,",
+    "  `--xla_cpu_enable_fast_math=true`, `--xla_cpu_experimental_onednn_custom_call=true` (slower).",
+    "- The 2b-slice train step is where the Go side trails (0.72x PyTorch). Its profile (`BenchmarkGradCacheStep`",
+    "  on 2b-slice, 2 steps): 78% matmul at 184% CPU, 6.7% packing transposed left operands (the backend's",
+    "  non-assembly path, used by the backward pass's layouts), 2.8% transposes, 4% the hash that makes LoRA",
+    "  dropout replayable across the two GradCache passes (PyTorch replays its RNG state instead).",
+    "  Turning a batch into input tensors (`qwen2vl.Batch.Inputs`) is now below 0.5% of the 2b-slice profile and",
+    "  3.4% of the small one; image processing and tokenization in Go are about 2% on small.",
 ]
 
 MEMORY_NOTES = [
