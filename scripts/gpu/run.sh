@@ -22,6 +22,9 @@ PY=${PYTHON:-python3}
 BIN=$ROOT/build/gpu
 mkdir -p "$OUT"
 exec > >(tee "$OUT/run.log") 2>&1
+for gz in "$BIN"/*.test.gz; do
+  [ -e "$gz" ] && gunzip -kf "$gz" && chmod +x "${gz%.gz}"
+done
 
 # jax's CUDA plugin; XLA finds ptxas & co. through the pip-installed NVIDIA tree.
 SP=$($PY -c 'import site; print(site.getsitepackages()[0])')
