@@ -204,7 +204,18 @@ VLM2VEC_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "down_proj", "gate_pr
 
 def info_nce(q, t, temperature=0.02):
     logits = q @ t.T / temperature
-    return torch.nn.functional.cross_entropy(logits, torch.arange(q.shape[0]))
+    return torch.nn.functional.cross_entropy(logits, torch.arange(q.shape[0], device=q.device))
+
+
+def rng_state(device):
+    """The RNG state dropout draws from: the CPU generator, plus the GPU's on CUDA."""
+    return (torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None)
+
+
+def set_rng_state(device, state):
+    torch.set_rng_state(state[0])
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state[1], device)
 
 
 def cmd_step(args):
@@ -233,7 +244,7 @@ def cmd_step(args):
             for chunks in (qc, tc):
                 r, s = [], []
                 for c in chunks:
-                    s.append(torch.get_rng_state())
+                    s.append(rng_state(e.device))
                     r.append(e.forward(c))
                 reps.append(torch.cat(r))
                 states.append(s)
@@ -244,7 +255,7 @@ def cmd_step(args):
         for chunks, grad, s in ((qc, q.grad, states[0]), (tc, t.grad, states[1])):
             off = 0
             for c, st in zip(chunks, s):
-                torch.set_rng_state(st)
+                set_rng_state(e.device, st)
                 emb = e.forward(c)
                 (emb * grad[off : off + emb.shape[0]]).sum().backward()
                 off += emb.shape[0]
@@ -259,23 +270,32 @@ def cmd_step(args):
 
     step = gradcache_step if args.mode == "gradcache" else fullbatch_step
 
+    cuda = e.device.type == "cuda"
+
     def one():
         loss = step()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        return loss.detach().item()
+        v = loss.detach().item()  # .item() waits for the device
+        if cuda:
+            torch.cuda.synchronize()
+        return v
 
     t0 = time.perf_counter()
     one()  # warm-up
     first = time.perf_counter() - t0
-    times, peaks = [], []
+    times, peaks, gpu_peaks = [], [], []
     for _ in range(args.iters):
         base = reset_peak()
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(e.device)
         t0 = time.perf_counter()
         one()
         times.append(time.perf_counter() - t0)
         peaks.append((status_kb("VmHWM") - base) / 1024)
+        if cuda:
+            gpu_peaks.append(torch.cuda.max_memory_allocated(e.device) / 2**20)
     mean = statistics.mean(times)
     print(
         json.dumps(
@@ -288,6 +308,7 @@ def cmd_step(args):
                 "s_per_step_median": statistics.median(times),
                 "examples_per_s": 2 * args.batch / mean,
                 "peak_rss_mb": max(peaks),
+                "peak_gpu_mb": max(gpu_peaks) if gpu_peaks else None,
                 "first_step_s": first,
                 "trainable_params": sum(p.numel() for p in params),
             }

@@ -12,7 +12,8 @@
 #    weights, tiny vocabulary), Go on xla:cuda vs PyTorch + transformers on
 #    the same GPU, same inputs and batch;
 # 3. GradCache train-step time and peak GPU memory over growing batches at a
-#    fixed chunk, Go vs PyTorch.
+#    fixed chunk, Go vs PyTorch;
+# 4. RESULTS.md (scripts/gpu/report.py): the tables, with MFU.
 # Each step has its own timeout so one failure does not eat the budget.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -61,4 +62,12 @@ for batch in 16 64 256; do
   kill $sampler 2>/dev/null
   echo "batch $batch: $(grep Benchmark "$OUT/step_go_$batch.txt" | head -1) peak MiB $(sort -n "$OUT/mem_$batch.txt" | tail -1)"
 done
+# The same step in PyTorch (same LoRA, chunk, inputs; dropout RNG replayed per chunk).
+for batch in 16 64; do
+  BENCH_DEVICE=cuda BENCH_ATTN=sdpa timeout 90 $PY scripts/bench/bench_torch.py step --ckpt "$VLM2VEC_BENCH_DIR/2b" \
+    --batch $batch --mode gradcache --iters 2 > "$OUT/step_torch_$batch.json" 2>"$OUT/step_torch_$batch.err"
+  echo "torch batch $batch: $(tail -1 "$OUT/step_torch_$batch.json")"
+done
+
+$PY scripts/gpu/report.py "$OUT" "$VLM2VEC_BENCH_DIR/2b/config.json" > "$OUT/RESULTS.md" && cat "$OUT/RESULTS.md"
 echo "results in $OUT"
