@@ -11,22 +11,26 @@ import (
 // so the number of distinct shapes (each one a compiled program) stays
 // small and bounded by the longest input, not by the number of inputs.
 
-// lengthBucket rounds a sequence length up: 16, 32, 64, then multiples of
-// 32 up to 256, then multiples of 128. Finer steps above 64 cost a few more
-// compiled programs but spare the decoder up to a third of padding (an
-// 80-token prompt runs as 96, not 128).
+// lengthBucket rounds a sequence length up: to a multiple of 8 up to 64,
+// of 16 up to 128, of 32 up to 256, then of 128. The decoder's cost grows
+// with the padded length, and short prompts are the common case (an image
+// query with 16 visual tokens and an instruction is about 33 tokens: padded
+// to 64 it cost the 2B-wide training step 30% more than at 40); the steps
+// widen with the length so the number of compiled programs stays small (15
+// buckets up to 256 tokens).
 func lengthBucket(n int) int {
+	step := 128
 	switch {
 	case n <= 16:
 		return 16
-	case n <= 32:
-		return 32
 	case n <= 64:
-		return 64
+		step = 8
+	case n <= 128:
+		step = 16
 	case n <= 256:
-		return (n + 31) / 32 * 32
+		step = 32
 	}
-	return (n + 127) / 128 * 128
+	return (n + step - 1) / step * step
 }
 
 // patchBucket rounds a patch count up to a power of two (at least 64); it

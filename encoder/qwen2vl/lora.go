@@ -37,12 +37,18 @@ type loraGraph struct {
 	// and a chunked step equals the full-batch step even with dropout on.
 	seeds *Node
 	layer uint32 // counts dropout sites in graph-building order
+	// hashBase caches, per activation shape, the part of the mask hash that
+	// does not depend on the layer (seed and position mixed): the Go
+	// backend runs every elementwise op as a pass over memory, and dropout
+	// sits on seven inputs per decoder layer.
+	hashBase map[[3]int]*Node
 }
 
 func (l *loraGraph) adapts(module string) bool { return l.modules[module] }
 
-// dropout zeroes each value with probability p and rescales the rest by
-// 1/(1-p), as nn.Dropout does in training. x is [B, S, in].
+// dropout zeroes each element of x [B, S, F] with probability p and scales
+// the rest by 1/(1-p), as nn.Dropout in training; each call site (layer)
+// draws an independent mask.
 func (l *loraGraph) dropout(x *Node) *Node {
 	p := l.cfg.LoraDropout
 	if l.seeds == nil || p <= 0 {
@@ -53,27 +59,50 @@ func (l *loraGraph) dropout(x *Node) *Node {
 	if len(dims) != 3 {
 		panic(fmt.Sprintf("qwen2vl: adapter dropout wants [batch, seq, features], got %v", dims))
 	}
-	u := hashUniform(l.seeds, l.layer, dims)
-	keep := GreaterOrEqual(u, BroadcastToDims(Scalar(x.Graph(), dtypes.Float32, p), dims...))
+	key := [3]int{dims[0], dims[1], dims[2]}
+	if l.hashBase == nil {
+		l.hashBase = map[[3]int]*Node{}
+	}
+	base := l.hashBase[key]
+	if base == nil {
+		base = hashBase(l.seeds, dims)
+		l.hashBase[key] = base
+	}
+	keep := keepMask(base, l.layer, p)
 	return Where(keep, MulScalar(x, 1/(1-p)), ZerosLike(x))
 }
 
-// hashUniform returns uniform [0, 1) floats of shape dims = [B, S, F]: a
-// 32-bit integer hash of (seeds[b], layer, s·F + f) with good avalanche
-// (the "lowbias32" finaliser), top 24 bits scaled to [0, 1).
-func hashUniform(seeds *Node, layer uint32, dims []int) *Node {
+// The mask of element (b, s, f) at dropout site `layer` is decided by a
+// 32-bit hash of (seeds[b], layer, s·F + f) with good avalanche (the
+// "lowbias32" finaliser): its top 24 bits, as a uniform u in [0, 1), keep
+// the element when u >= p.
+
+// hashBase is the hash input without the layer term:
+// seeds[b] ^ (s·F + f)·0x85ebca6b, shape dims = [B, S, F].
+func hashBase(seeds *Node, dims []int) *Node {
 	g := seeds.Graph()
 	u32 := func(v uint32) *Node { return BroadcastToDims(Scalar(g, dtypes.Uint32, v), dims...) }
 	seed := BroadcastToDims(Reshape(ConvertDType(seeds, dtypes.Uint32), dims[0], 1, 1), dims...)
 	pos := Add(Mul(Iota(g, shapes.Make(dtypes.Uint32, dims...), 1), u32(uint32(dims[2]))), Iota(g, shapes.Make(dtypes.Uint32, dims...), 2))
-	h := BitwiseXor(BitwiseXor(seed, u32(layer*0x9e3779b9)), Mul(pos, u32(0x85ebca6b)))
+	return BitwiseXor(seed, Mul(pos, u32(0x85ebca6b)))
+}
+
+// keepMask finishes the hash for one dropout site and compares its top 24
+// bits with p in integers: u = top/2^24 is exact in float32, so u >= p
+// exactly when top >= ceil(p·2^24) (p rounded to float32 first, as the
+// float comparison would).
+func keepMask(base *Node, layer uint32, p float64) *Node {
+	g := base.Graph()
+	dims := base.Shape().Dimensions
+	u32 := func(v uint32) *Node { return BroadcastToDims(Scalar(g, dtypes.Uint32, v), dims...) }
+	h := BitwiseXor(base, u32(layer*0x9e3779b9))
 	h = BitwiseXor(h, BitwiseShiftRightLogicalScalar(h, uint32(16)))
 	h = Mul(h, u32(0x7feb352d))
 	h = BitwiseXor(h, BitwiseShiftRightLogicalScalar(h, uint32(15)))
 	h = Mul(h, u32(0x846ca68b))
 	h = BitwiseXor(h, BitwiseShiftRightLogicalScalar(h, uint32(16)))
-	top := ConvertDType(BitwiseShiftRightLogicalScalar(h, uint32(8)), dtypes.Float32)
-	return MulScalar(top, 1.0/(1<<24))
+	threshold := uint32(math.Ceil(float64(float32(p)) * (1 << 24)))
+	return GreaterOrEqual(BitwiseShiftRightLogicalScalar(h, uint32(8)), u32(threshold))
 }
 
 // linear is PEFT's LoRA (and DoRA) forward for an nn.Linear:

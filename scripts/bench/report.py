@@ -287,7 +287,7 @@ def main():
         w("## Compiled programs")
         w("")
         w("Every distinct batch shape is one compiled program. The encoder pads each batch to the configured batch")
-        w("size, its token length to a bucket (16, 32, 64, then steps of 32 to 256, then of 128) and its patch count")
+        w("size, its token length to a bucket (16, then steps of 8 to 64, of 16 to 128, of 32 to 256, then of 128) and its patch count")
         w("to a power of two, so the number of programs is bounded by the range of input sizes, not by the number")
         w("of inputs. `BenchmarkEmbedStream` embeds 64 inputs of varied shapes (captions 1x to 8x long, a third of")
         w("the batches text-only, images from 10x7 to 500x333 pixels; `small`, batches of 8) twice:")

@@ -1,0 +1,28 @@
+package encoder
+
+import "testing"
+
+// TestLengthBucket: buckets cover the length, never shrink, stay fine where
+// prompts are short and few overall.
+func TestLengthBucket(t *testing.T) {
+	for n, want := range map[int]int{1: 16, 16: 16, 17: 24, 33: 40, 64: 64, 65: 80, 128: 128, 129: 160, 256: 256, 257: 384, 1000: 1024} {
+		if got := lengthBucket(n); got != want {
+			t.Errorf("lengthBucket(%d) = %d, want %d", n, got, want)
+		}
+	}
+	buckets := map[int]bool{}
+	prev := 0
+	for n := 1; n <= 4096; n++ {
+		b := lengthBucket(n)
+		if b < n || b < prev {
+			t.Fatalf("lengthBucket(%d) = %d (previous %d)", n, b, prev)
+		}
+		prev = b
+		if n <= 256 {
+			buckets[b] = true
+		}
+	}
+	if len(buckets) != 15 {
+		t.Errorf("%d buckets up to 256 tokens, want 15", len(buckets))
+	}
+}
