@@ -11,6 +11,7 @@
 #   MAX_LOAD     wait until the 1-minute load average is at most this (0.7)
 #   WAIT_S       ... for at most this many seconds, then run anyway and say so (1200)
 #   EMBED_ITERS  timed iterations per embedding row (3)
+#   ROUNDS       alternating rounds per row; each side's fastest is kept (2)
 #   STEP_ITERS   timed steps per GradCache row (3)
 #   BATCHES      GradCache batch sizes ("16 64 256")
 #   CKPTS        embedding checkpoints ("small 2b-slice")
@@ -99,47 +100,65 @@ cat > "$RES/machine.json" <<EOF
 EOF
 "$PYTHON" scripts/bench/bench_torch.py info > "$RES/torch_info.json"
 
-# Busy CPU seconds of the whole machine so far (user+nice+system+irq+softirq+steal).
-busy_s() { awk '/^cpu /{printf "%.2f", ($2+$3+$4+$7+$8+$9)/100}' /proc/stat; }
+# Busy CPU seconds of this VM so far (user+nice+system+irq+softirq).
+busy_s() { awk '/^cpu /{printf "%.2f", ($2+$3+$4+$7+$8)/100}' /proc/stat; }
+# CPU seconds the hypervisor gave to other guests while this VM wanted them.
+steal_s() { awk '/^cpu /{printf "%.2f", $9/100}' /proc/stat; }
 
 # run NAME CMD...: one measurement. Appends to NAME.load: the 1-minute load
-# before, the 1-minute load after, and the average number of cores that
-# other processes kept busy meanwhile (machine busy time minus this
-# command's own CPU time, over its wall time).
+# before, the 1-minute load after, the average number of cores that other
+# processes kept busy meanwhile (machine busy time minus this command's own
+# CPU time, over its wall time), and the average number of cores stolen by
+# the hypervisor (other guests of the host) meanwhile.
 run() {
   local name=$1; shift
-  local l0 b0 b1 t
-  l0=$(load1); b0=$(busy_s)
+  local l0 b0 b1 s0 s1 t
+  l0=$(load1); b0=$(busy_s); s0=$(steal_s)
   echo "== $name" >&2
   /usr/bin/time -f "%e %U %S" -o "$RES/.time" "$@" || echo "FAILED: $*" >&2
-  b1=$(busy_s)
+  b1=$(busy_s); s1=$(steal_s)
   t=$(cat "$RES/.time" | tail -1)
-  echo "$l0 $(load1) $(echo "$b0 $b1 $t" | awk '{o=($2-$1)-($4+$5); if (o<0) o=0; if ($3>0) printf "%.2f", o/$3; else print "0"}')" >> "$RES/$name.load"
+  echo "$l0 $(load1) $(echo "$b0 $b1 $t $s0 $s1" | awk '{o=($2-$1)-($4+$5); if (o<0) o=0; st=$7-$6; if ($3>0) printf "%.2f %.2f", o/$3, st/$3; else print "0 0"}')" >> "$RES/$name.load"
 }
 
+# Each row runs ROUNDS times, alternating the sides (Go, PyTorch, XLA, Go, ...),
+# and the report keeps each side's fastest round: this VM's speed drifts by
+# up to 2x for minutes at a time (shared host) without any process of ours
+# or steal time showing it, and alternation gives every side the same chance.
+ROUNDS=${ROUNDS:-2}
+sfx() { [ "$1" -eq 1 ] || printf '.%s' "$1"; }  # round 1 keeps the plain file names
+
 embed_row() { # ckpt kind dtype
-  local ck=$1 kind=$2 dt=$3 base="embed_$1_$2_$3"
+  local ck=$1 kind=$2 dt=$3 base="embed_$1_$2_$3" r s
   want "$base" || return 0
   rm -f "$RES/$base".*
-  run "$base" bash -c "cd encoder && '$RES/encoder.test' -test.run '^\$' -test.bench '^BenchmarkEmbed/$ck/$kind/$dt\$' -test.benchtime ${EMBED_ITERS}x > '$RES/$base.go.txt' 2>&1"
-  run "$base" bash -c "'$PYTHON' scripts/bench/bench_torch.py embed --ckpt '$BENCH/$ck' --kind $kind --dtype $dt --iters $EMBED_ITERS > '$RES/$base.torch.json' 2> '$RES/$base.torch.err'"
-  run "$base" bash -c "cd encoder && $XLA_ENV '$RES/encoder.test' -test.run '^\$' -test.bench '^BenchmarkEmbed/$ck/$kind/$dt\$' -test.benchtime ${EMBED_ITERS}x > '$RES/$base.xla.txt' 2>&1"
+  for r in $(seq "$ROUNDS"); do
+    s=$(sfx "$r")
+    run "$base" bash -c "cd encoder && '$RES/encoder.test' -test.run '^\$' -test.bench '^BenchmarkEmbed/$ck/$kind/$dt\$' -test.benchtime ${EMBED_ITERS}x > '$RES/$base.go$s.txt' 2>&1"
+    run "$base" bash -c "'$PYTHON' scripts/bench/bench_torch.py embed --ckpt '$BENCH/$ck' --kind $kind --dtype $dt --iters $EMBED_ITERS > '$RES/$base.torch$s.json' 2> '$RES/$base.torch$s.err'"
+    run "$base" bash -c "cd encoder && $XLA_ENV '$RES/encoder.test' -test.run '^\$' -test.bench '^BenchmarkEmbed/$ck/$kind/$dt\$' -test.benchtime ${EMBED_ITERS}x > '$RES/$base.xla$s.txt' 2>&1"
+  done
 }
 
 step_row() { # mode batch [gogc [ballast MB]]; STEP_CKPT picks the checkpoint (small)
   local ck=${STEP_CKPT:-small}
-  local mode=$1 b=$2 gogc=${3:-} ballast=${4:-} base="step_${STEP_CKPT:+${STEP_CKPT}_}$1_$2${3:+_gogc$3}${4:+_ballast}"
+  local mode=$1 b=$2 gogc=${3:-} ballast=${4:-} base="step_${STEP_CKPT:+${STEP_CKPT}_}$1_$2${3:+_gogc$3}${4:+_ballast}" r s rounds=1
   want "$base" || return 0
   rm -f "$RES/$base".*
-  run "$base" bash -c "cd gradcache && VLM2VEC_BENCH_STEP_CKPT=$ck ${gogc:+GOGC=$gogc} ${ballast:+VLM2VEC_BENCH_BALLAST_MB=$ballast} '$RES/gradcache.test' -test.run '^\$' -test.bench '^BenchmarkGradCacheStep/$mode/batch=$b\$' -test.benchtime ${STEP_ITERS}x > '$RES/$base.go.txt' 2>&1"
-  if [ -z "$gogc" ] && [ -z "$ballast" ]; then
-    run "$base" bash -c "'$PYTHON' scripts/bench/bench_torch.py step --ckpt '$BENCH/$ck' --batch $b --mode $mode --iters $STEP_ITERS > '$RES/$base.torch.json' 2> '$RES/$base.torch.err'"
-    # XLA compiles the full-batch program with every chunk inlined: minutes
-    # at batch 256, so that row is left out.
-    if [ "$mode" = gradcache ] || [ "$b" -le 64 ]; then
-      run "$base" bash -c "cd gradcache && VLM2VEC_BENCH_STEP_CKPT=$ck $XLA_ENV '$RES/gradcache.test' -test.run '^\$' -test.bench '^BenchmarkGradCacheStep/$mode/batch=$b\$' -test.benchtime ${STEP_ITERS}x > '$RES/$base.xla.txt' 2>&1"
+  # The memory-control rows (GOGC, ballast) are Go only and run once.
+  [ -z "$gogc" ] && [ -z "$ballast" ] && rounds=$ROUNDS
+  for r in $(seq "$rounds"); do
+    s=$(sfx "$r")
+    run "$base" bash -c "cd gradcache && VLM2VEC_BENCH_STEP_CKPT=$ck ${gogc:+GOGC=$gogc} ${ballast:+VLM2VEC_BENCH_BALLAST_MB=$ballast} '$RES/gradcache.test' -test.run '^\$' -test.bench '^BenchmarkGradCacheStep/$mode/batch=$b\$' -test.benchtime ${STEP_ITERS}x > '$RES/$base.go$s.txt' 2>&1"
+    if [ -z "$gogc" ] && [ -z "$ballast" ]; then
+      run "$base" bash -c "'$PYTHON' scripts/bench/bench_torch.py step --ckpt '$BENCH/$ck' --batch $b --mode $mode --iters $STEP_ITERS > '$RES/$base.torch$s.json' 2> '$RES/$base.torch$s.err'"
+      # XLA compiles the full-batch program with every chunk inlined: minutes
+      # at batch 256, so that row is left out.
+      if [ "$mode" = gradcache ] || [ "$b" -le 64 ]; then
+        run "$base" bash -c "cd gradcache && VLM2VEC_BENCH_STEP_CKPT=$ck $XLA_ENV '$RES/gradcache.test' -test.run '^\$' -test.bench '^BenchmarkGradCacheStep/$mode/batch=$b\$' -test.benchtime ${STEP_ITERS}x > '$RES/$base.xla$s.txt' 2>&1"
+      fi
     fi
-  fi
+  done
 }
 
 for ck in ${CKPTS:-small 2b-slice}; do
