@@ -18,6 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from flops import lm_flops, vision_flops  # noqa: E402
+from parse import go_benches, last_json  # noqa: E402
 
 RES = sys.argv[1]
 OUT = sys.argv[2]
@@ -42,17 +43,7 @@ def read_json(name):
 
 
 def read_json_one(name):
-    s = read(name)
-    if not s:
-        return None
-    for line in reversed(s.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except json.JSONDecodeError:
-                return None
-    return None
+    return last_json(read(name) or "")
 
 
 def rounds(name):
@@ -72,23 +63,12 @@ def go_bench(name):
 
 
 def go_bench_one(name):
-    """Parse the first benchmark result line: {unit: value}."""
+    """The first benchmark result of a file: {unit: value}; None if it failed or skipped."""
     s = read(name)
-    if not s:
+    if not s or "--- FAIL" in s:
         return None
-    for line in s.splitlines():
-        if line.startswith("Benchmark") and "ns/op" in line:
-            f = line.split()
-            out = {"iters": int(f[1])}
-            for i in range(2, len(f) - 1, 2):
-                try:
-                    out[f[i + 1]] = float(f[i])
-                except ValueError:
-                    pass
-            return out
-        if "--- SKIP" in line or "--- FAIL" in line:
-            return None
-    return None
+    found = go_benches(s)
+    return next(iter(found.values())) if found else None
 
 
 def compile_s(g):

@@ -19,6 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 from flops import lm_flops, vision_flops  # noqa: E402
+from parse import go_benches, last_json  # noqa: E402
 
 # Dense (no sparsity) bf16 tensor-core peaks, TFLOP/s, from NVIDIA's data sheets.
 PEAKS = [("H200", 989.4), ("H100 PCIe", 756.0), ("H100", 989.4), ("A100", 312.0)]
@@ -31,33 +32,6 @@ IMAGES, PATCHES_PER_IMAGE = 8, 256
 def read(res, name):
     p = os.path.join(res, name)
     return open(p).read() if os.path.exists(p) else ""
-
-
-def go_benches(text):
-    """{benchmark name: {unit: value}} for every result line."""
-    out = {}
-    for line in text.splitlines():
-        f = line.split()
-        if len(f) > 3 and f[0].startswith("Benchmark") and "ns/op" in line:
-            name = re.sub(r"-\d+$", "", f[0])
-            vals = {}
-            for i in range(2, len(f) - 1, 2):
-                try:
-                    vals[f[i + 1]] = float(f[i])
-                except ValueError:
-                    pass
-            out[name] = vals
-    return out
-
-
-def last_json(text):
-    for line in reversed(text.strip().splitlines()):
-        if line.strip().startswith("{"):
-            try:
-                return json.loads(line)
-            except json.JSONDecodeError:
-                return None
-    return None
 
 
 def peak_tflops(gpu):
