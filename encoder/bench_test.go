@@ -23,15 +23,8 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/org/vlm2vec/encoder"
 	"github.com/org/vlm2vec/encoder/images"
+	"github.com/org/vlm2vec/internal/testutil"
 )
-
-// benchDir is where make_checkpoints.py writes checkpoints and images.
-func benchDir() string {
-	if d := os.Getenv("VLM2VEC_BENCH_DIR"); d != "" {
-		return d
-	}
-	return filepath.Join("..", ".cache", "bench")
-}
 
 type benchInput struct {
 	Instruction string `json:"instruction"`
@@ -60,7 +53,7 @@ func benchInputs(b *testing.B, kind string) []encoder.Input {
 	for i, r := range rows {
 		out[i] = encoder.Input{Instruction: r.Instruction, Text: r.Text}
 		if r.Image != "" {
-			img, err := images.DecodeFile(filepath.Join(benchDir(), "images", r.Image), images.Limits{})
+			img, err := images.DecodeFile(filepath.Join(testutil.BenchDir(), "images", r.Image), images.Limits{})
 			if err != nil {
 				b.Fatalf("%v (run scripts/bench/make_checkpoints.py)", err)
 			}
@@ -72,7 +65,7 @@ func benchInputs(b *testing.B, kind string) []encoder.Input {
 
 func requireCheckpoint(b *testing.B, name string) string {
 	b.Helper()
-	dir := filepath.Join(benchDir(), name)
+	dir := filepath.Join(testutil.BenchDir(), name)
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
 		b.Skipf("benchmark checkpoint %s absent: run `/work/venv-goldens/bin/python scripts/bench/make_checkpoints.py` "+
 			"(any Python with torch + transformers 4.52.3) or set VLM2VEC_BENCH_DIR", dir)

@@ -44,14 +44,8 @@ import (
 	"github.com/org/vlm2vec/encoder"
 	"github.com/org/vlm2vec/encoder/images"
 	"github.com/org/vlm2vec/encoder/peft"
+	"github.com/org/vlm2vec/internal/testutil"
 )
-
-func benchDir() string {
-	if d := os.Getenv("VLM2VEC_BENCH_DIR"); d != "" {
-		return d
-	}
-	return filepath.Join("..", ".cache", "bench")
-}
 
 // benchData returns n queries (images with instructions) and n targets
 // (caption texts), cycling through scripts/bench/inputs.json.
@@ -69,7 +63,7 @@ func benchData(b *testing.B, n int) (queries, targets []encoder.Input) {
 	}
 	for i := 0; i < n; i++ {
 		im := all.Image[i%len(all.Image)]
-		img, err := images.DecodeFile(filepath.Join(benchDir(), "images", im.Image), images.Limits{})
+		img, err := images.DecodeFile(filepath.Join(testutil.BenchDir(), "images", im.Image), images.Limits{})
 		if err != nil {
 			b.Fatalf("%v (run scripts/bench/make_checkpoints.py)", err)
 		}
@@ -78,24 +72,6 @@ func benchData(b *testing.B, n int) (queries, targets []encoder.Input) {
 		targets = append(targets, encoder.Input{Instruction: tx.Instruction, Text: tx.Text})
 	}
 	return queries, targets
-}
-
-func benchChunks(b *testing.B, enc *encoder.Encoder, inputs []encoder.Input, size int, seedBase uint32) []Chunk {
-	b.Helper()
-	var out []Chunk
-	for start := 0; start < len(inputs); start += size {
-		end := min(start+size, len(inputs))
-		batch, err := enc.Batch(inputs[start:end], size)
-		if err != nil {
-			b.Fatal(err)
-		}
-		seeds := make([]uint32, size)
-		for i := range seeds {
-			seeds[i] = seedBase + uint32(start+i)*7919
-		}
-		out = append(out, Chunk{Inputs: batch.Inputs(), Rows: end - start, Seeds: seeds})
-	}
-	return out
 }
 
 // VLM2Vec's LoRA settings (spec §4).
@@ -189,7 +165,7 @@ func BenchmarkGradCacheStep(b *testing.B) {
 	if c := os.Getenv("VLM2VEC_BENCH_STEP_CKPT"); c != "" {
 		ckpt = c
 	}
-	dir := filepath.Join(benchDir(), ckpt)
+	dir := filepath.Join(testutil.BenchDir(), ckpt)
 	for _, mode := range []string{"gradcache", "fullbatch"} {
 		for _, n := range []int{16, 64, 256} {
 			b.Run(fmt.Sprintf("%s/batch=%d", mode, n), func(b *testing.B) {
@@ -216,7 +192,7 @@ func BenchmarkGradCacheStep(b *testing.B) {
 					b.Fatal(err)
 				}
 				qs, ts := benchData(b, n)
-				qc, tc := benchChunks(b, enc, qs, chunk, 1), benchChunks(b, enc, ts, chunk, 2)
+				qc, tc := chunks(b, enc, qs, chunk, 1), chunks(b, enc, ts, chunk, 2)
 				var step func() (float64, error)
 				if mode == "gradcache" {
 					step = func() (float64, error) { return gc.Accumulate(ctx, qc, tc) }

@@ -65,14 +65,18 @@ func NewDataParallel(m Model, lossFn LossFn, devices int) (*GradCache, error) {
 	if gc.mesh, err = distributed.NewDeviceMesh([]int{devices}, []string{DataAxis}); err != nil {
 		return nil, fmt.Errorf("gradcache: %w", err)
 	}
-	gc.devices = devices
 	gc.sharded = map[string]*model.Exec{}
 	return gc, nil
 }
 
 // Devices is the number of devices the GradCache trains on (1 unless made
 // by NewDataParallel with more).
-func (gc *GradCache) Devices() int { return gc.devices }
+func (gc *GradCache) Devices() int {
+	if gc.mesh == nil {
+		return 1
+	}
+	return gc.mesh.NumDevices()
+}
 
 // The two chunk passes.
 const (
@@ -85,7 +89,7 @@ const (
 // outputs (of the first device, when data-parallel: the embedding output is
 // replicated, so all devices hold the same).
 func (gc *GradCache) run(pass string, args []any) ([]*tensors.Tensor, error) {
-	if gc.devices == 1 {
+	if gc.mesh == nil {
 		if pass == passEmbed {
 			return gc.embedExec.Exec(args...)
 		}
@@ -121,7 +125,7 @@ func (gc *GradCache) run(pass string, args []any) ([]*tensors.Tensor, error) {
 	}
 	// Arguments go device by device: each device's shard of a split input,
 	// the whole tensor for a replicated one.
-	perDevice := make([][]any, gc.devices)
+	perDevice := make([][]any, gc.Devices())
 	for i, t := range ts {
 		if specs[i] == nil {
 			// One copy per device: a tensor moved to one device is not
@@ -154,7 +158,7 @@ func (gc *GradCache) run(pass string, args []any) ([]*tensors.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	per := len(out) / gc.devices
+	per := len(out) / gc.Devices()
 	for _, o := range out[per:] {
 		o.MustFinalizeAll()
 	}
@@ -171,9 +175,9 @@ func (gc *GradCache) specs(pass string, ts []*tensors.Tensor) ([]*distributed.Sh
 	}
 	nIn := len(ts) - extra
 	rows := ts[nIn].Shape().Dimensions[0]
-	if rows%gc.devices != 0 {
+	if rows%gc.Devices() != 0 {
 		return nil, "", fmt.Errorf("a chunk of %d rows does not split over %d devices (make chunk sizes a multiple of the device count)",
-			rows, gc.devices)
+			rows, gc.Devices())
 	}
 	axes := make([]int, len(ts)) // seeds and gradient rows split along axis 0
 	if s, ok := gc.m.(Sharder); ok {
@@ -192,7 +196,7 @@ func (gc *GradCache) specs(pass string, ts []*tensors.Tensor) ([]*distributed.Sh
 	key.WriteString(pass)
 	for i, t := range ts {
 		ax := axes[i]
-		if ax >= t.Shape().Rank() || (ax >= 0 && t.Shape().Dimensions[ax]%gc.devices != 0) {
+		if ax >= t.Shape().Rank() || (ax >= 0 && t.Shape().Dimensions[ax]%gc.Devices() != 0) {
 			ax = -1
 		}
 		fmt.Fprintf(&key, ",%d", ax)

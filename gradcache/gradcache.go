@@ -65,10 +65,10 @@ type GradCache struct {
 
 	embedExec, backExec, lossExec *model.Exec
 
-	// Data parallelism (NewDataParallel): devices is 1 otherwise.
-	devices int
+	// Data parallelism (NewDataParallel): the device mesh, nil on one
+	// device, and the pass programs by sharding layout.
 	mesh    *distributed.DeviceMesh
-	sharded map[string]*model.Exec // pass programs by sharding layout
+	sharded map[string]*model.Exec
 }
 
 // GradPrefix is the store scope holding accumulated gradients.
@@ -79,7 +79,7 @@ func New(m Model, loss LossFn) (*GradCache, error) {
 	if loss == nil {
 		return nil, fmt.Errorf("gradcache: nil loss")
 	}
-	gc := &GradCache{m: m, loss: loss, vars: m.TrainableVariables(), devices: 1}
+	gc := &GradCache{m: m, loss: loss, vars: m.TrainableVariables()}
 	if len(gc.vars) == 0 {
 		return nil, fmt.Errorf("gradcache: the model has no trainable variables")
 	}
@@ -293,7 +293,7 @@ func (gc *GradCache) Accumulate(ctx context.Context, queries, targets []Chunk) (
 // must equal, and the baseline of its overhead; gradients go to the same
 // accumulators. Each call builds (and compiles) a new program.
 func (gc *GradCache) FullBatch(ctx context.Context, queries, targets []Chunk) (float64, error) {
-	if gc.devices > 1 {
+	if gc.mesh != nil {
 		return 0, fmt.Errorf("gradcache: FullBatch runs on one device; use a GradCache from New")
 	}
 	if err := ctx.Err(); err != nil {

@@ -55,7 +55,7 @@ var (
 
 // chunks splits inputs into chunks of size (the last may be short and is
 // padded with filler rows); seeds depend only on the example index.
-func chunks(t *testing.T, enc *encoder.Encoder, inputs []encoder.Input, size int, seedBase uint32) []Chunk {
+func chunks(t testing.TB, enc *encoder.Encoder, inputs []encoder.Input, size int, seedBase uint32) []Chunk {
 	t.Helper()
 	var out []Chunk
 	for start := 0; start < len(inputs); start += size {

@@ -160,7 +160,7 @@ func (o *Optimizer) Apply(lr float64) (float64, error) {
 	if math.IsNaN(lr) || lr < 0 {
 		return 0, fmt.Errorf("gradcache: learning rate %v", lr)
 	}
-	args := make([]any, o.gc.devices) // one learning rate per device
+	args := make([]any, o.gc.Devices()) // one learning rate per device
 	for i := range args {
 		args[i] = float32(lr)
 	}

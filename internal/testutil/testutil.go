@@ -4,6 +4,8 @@ package testutil
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -49,4 +51,14 @@ func Backend(t testing.TB) compute.Backend {
 		t.Fatalf("backend: %v", backendErr)
 	}
 	return backend
+}
+
+// BenchDir is where scripts/bench/make_checkpoints.py writes the benchmark
+// checkpoints and images: $VLM2VEC_BENCH_DIR, else .cache/bench at the
+// repository root, seen from a package one directory below it.
+func BenchDir() string {
+	if d := os.Getenv("VLM2VEC_BENCH_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join("..", ".cache", "bench")
 }
