@@ -34,10 +34,12 @@ import numpy as np
 import torch
 import transformers
 from PIL import Image
-from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+from transformers import AutoTokenizer, Qwen2VLConfig, Qwen2VLForConditionalGeneration
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "scripts", "goldens", "qwen2vl"))
+from make_goldens import model_config_dict  # noqa: E402
 TINY_A = os.path.join(REPO, "encoder", "qwen2vl", "testdata", "tiny-a")
 DEFAULT_OUT = os.path.join(REPO, ".cache", "bench")
 
@@ -49,6 +51,19 @@ TOKENIZER_FILES = [
     "added_tokens.json",
     "special_tokens_map.json",
 ]
+
+# The full Qwen2-VL-2B depth and widths (random weights, tiny vocabulary):
+# only made on request (--only 2b), for the GPU benchmark (scripts/gpu).
+FULL_2B = dict(
+    hidden_size=1536,
+    intermediate_size=8960,
+    num_hidden_layers=28,
+    num_attention_heads=12,
+    num_key_value_heads=2,
+    mrope_section=[16, 24, 24],
+    vision=dict(depth=32, embed_dim=1280, num_heads=16, mlp_ratio=4),
+    seed=13,
+)
 
 # name -> (text widths, vision widths, seed)
 SPECS = {
@@ -62,87 +77,17 @@ SPECS = {
         vision=dict(depth=2, embed_dim=48, num_heads=3, mlp_ratio=2),
         seed=11,
     ),
-    "2b-slice": dict(
-        hidden_size=1536,
-        intermediate_size=8960,
-        num_hidden_layers=2,  # Qwen2-VL-2B: 28
-        num_attention_heads=12,
-        num_key_value_heads=2,
-        mrope_section=[16, 24, 24],
-        vision=dict(depth=2, embed_dim=1280, num_heads=16, mlp_ratio=4),  # 2B: depth 32
-        seed=12,
-    ),
-    # Full Qwen2-VL-2B depth and widths (random weights, tiny vocabulary):
-    # only made on request (--only 2b), for the GPU benchmark (scripts/gpu).
-    "2b": dict(
-        hidden_size=1536,
-        intermediate_size=8960,
-        num_hidden_layers=28,
-        num_attention_heads=12,
-        num_key_value_heads=2,
-        mrope_section=[16, 24, 24],
-        vision=dict(depth=32, embed_dim=1280, num_heads=16, mlp_ratio=4),
-        seed=13,
-    ),
+    # 2B's widths, 2 decoder layers and 2 vision blocks.
+    "2b-slice": dict(FULL_2B, num_hidden_layers=2, vision=dict(FULL_2B["vision"], depth=2), seed=12),
+    "2b": FULL_2B,
 }
 
 
-def special_ids():
-    with open(os.path.join(TINY_A, "added_tokens.json")) as f:
-        return json.load(f)
-
-
-def vocab_size():
-    with open(os.path.join(TINY_A, "config.json")) as f:
-        return json.load(f)["vocab_size"]
-
-
 def config_for(spec):
-    ids = special_ids()
-    v = spec["vision"]
-    return Qwen2VLConfig.from_dict(
-        {
-            "architectures": ["Qwen2VLForConditionalGeneration"],
-            "model_type": "qwen2_vl",
-            "attention_dropout": 0.0,
-            "bos_token_id": ids["<|endoftext|>"],
-            "eos_token_id": ids["<|im_end|>"],
-            "vision_start_token_id": ids["<|vision_start|>"],
-            "vision_end_token_id": ids["<|vision_end|>"],
-            "vision_token_id": ids["<|vision_pad|>"],
-            "image_token_id": ids["<|image_pad|>"],
-            "video_token_id": ids["<|video_pad|>"],
-            "hidden_act": "silu",
-            "hidden_size": spec["hidden_size"],
-            "initializer_range": 0.02,
-            "intermediate_size": spec["intermediate_size"],
-            "max_position_embeddings": 32768,
-            "max_window_layers": spec["num_hidden_layers"],
-            "num_attention_heads": spec["num_attention_heads"],
-            "num_hidden_layers": spec["num_hidden_layers"],
-            "num_key_value_heads": spec["num_key_value_heads"],
-            "rms_norm_eps": 1e-6,
-            "rope_theta": 1000000.0,
-            "sliding_window": 32768,
-            "tie_word_embeddings": False,
-            "torch_dtype": "float32",
-            "use_cache": True,
-            "use_sliding_window": False,
-            "vocab_size": vocab_size(),
-            "rope_scaling": {"type": "mrope", "mrope_section": spec["mrope_section"]},
-            "vision_config": {
-                "depth": v["depth"],
-                "embed_dim": v["embed_dim"],
-                "mlp_ratio": v["mlp_ratio"],
-                "num_heads": v["num_heads"],
-                "in_chans": 3,
-                "hidden_size": spec["hidden_size"],
-                "patch_size": 14,
-                "spatial_merge_size": 2,
-                "temporal_patch_size": 2,
-            },
-        }
-    )
+    """The test checkpoints' config template (make_goldens.py) with these
+    widths, untied embeddings and tiny-a's special-token ids."""
+    tok = AutoTokenizer.from_pretrained(TINY_A)
+    return Qwen2VLConfig.from_dict(model_config_dict(dict(spec, tie_word_embeddings=False), tok))
 
 
 def write_preprocessor_config(path):
