@@ -123,9 +123,10 @@ func FromCheckpoint(backend compute.Backend, cfg *Config, ckpt *safetensors.Chec
 	return m, nil
 }
 
-// Refresh rebuilds the inference programs. Call it after weights change
-// (a training step): on backends that fold weights into inference programs
-// as constants, programs compiled before would keep the old values.
+// Refresh drops the inference programs; they are rebuilt on next use. Call
+// it after weights change (a training step): on backends that fold weights
+// into inference programs as constants, programs compiled before would keep
+// the old values.
 func (m *Model) Refresh() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
