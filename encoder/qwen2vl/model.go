@@ -10,6 +10,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/org/vlm2vec/encoder/layers"
 	"github.com/org/vlm2vec/encoder/peft"
 	"github.com/org/vlm2vec/encoder/safetensors"
 )
@@ -24,8 +25,8 @@ type Model struct {
 	store   *model.Store
 
 	maxCache int
-	lora     *loraGraph // trainable adapter, when attached
-	fused    bool       // decoder attention through the backend's fused op
+	adapter  *layers.Adapter // trainable adapter, when attached
+	fused    bool            // decoder attention through the backend's fused op
 
 	mu    sync.Mutex
 	execs map[execKind]*model.Exec // inference programs, built on first use
@@ -95,12 +96,8 @@ func FromCheckpoint(backend compute.Backend, cfg *Config, ckpt *safetensors.Chec
 	if dt != dtypes.Float32 && dt != dtypes.BFloat16 {
 		return nil, fmt.Errorf("qwen2vl: dtype %s unsupported (Float32 or BFloat16)", dt)
 	}
-	src, err := checkWeights(cfg, ckpt)
-	if err != nil {
-		return nil, err
-	}
 	store := model.NewStore()
-	if err := src.loadInto(store, cfg, dt, opts.Adapter); err != nil {
+	if err := layers.LoadWeights(store, ckpt, cfg.weightSet(), dt, opts.Adapter); err != nil {
 		return nil, err
 	}
 	m := &Model{Config: cfg, DType: dt, backend: backend, store: store, maxCache: opts.MaxCompiledShapes}
@@ -164,10 +161,11 @@ func (m *Model) embed(scope *model.Scope, in []*Node, seeds *Node) (emb, hidden 
 
 // embedWith is embed with the decoder's attention path chosen.
 func (m *Model) embedWith(scope *model.Scope, in []*Node, seeds *Node, fused bool) (emb, hidden *Node) {
-	n := &net{scope: scope, cfg: m.Config, dt: m.DType, fused: fused}
-	if m.lora != nil {
-		n.lora = &loraGraph{cfg: m.lora.cfg, modules: m.lora.modules, seeds: seeds}
+	var adapter *layers.AdapterGraph
+	if m.adapter != nil {
+		adapter = m.adapter.Graph(seeds)
 	}
+	n := newNet(scope, m.Config, m.DType, adapter, fused)
 	var visual, featSrc *Node
 	if len(in) == 9 {
 		visual = n.visionTower(in[4], in[5], in[6], in[7])
@@ -176,7 +174,7 @@ func (m *Model) embedWith(scope *model.Scope, in []*Node, seeds *Node, fused boo
 		panic(fmt.Sprintf("qwen2vl: embedding graph wants 4 or 9 inputs, got %d", len(in)))
 	}
 	hidden = n.decoder(in[0], in[1], in[2], in[3], visual, featSrc)
-	return l2Normalize(hidden), hidden
+	return layers.NormalizeL2(hidden), hidden
 }
 
 // EmbedGraph builds the embedding computation inside a caller's graph (for
@@ -288,7 +286,7 @@ func (b *Batch) Inputs() []any {
 		for _, p := range b.RowCol {
 			rc = append(rc, p[0], p[1])
 		}
-		index, slot := BlockLayout(b.Segment)
+		index, slot := layers.BlockLayout(b.Segment)
 		args = append(args,
 			tensors.FromFlatDataAndDimensions(pix, len(b.Pixels), dim),
 			tensors.FromFlatDataAndDimensions(rc, len(b.RowCol), 2),

@@ -4,11 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/model"
-	"github.com/org/vlm2vec/encoder/peft"
-	"github.com/org/vlm2vec/encoder/safetensors"
+	"github.com/org/vlm2vec/encoder/layers"
 )
 
 // Checkpoint tensor names, as Qwen2-VL checkpoints on the Hub spell them.
@@ -80,81 +76,7 @@ func (c *Config) ExpectedWeights() map[string][]int {
 // unusedWeights are checked for shape but not loaded.
 var unusedWeights = map[string]bool{"lm_head.weight": true}
 
-// variablePath is where a checkpoint tensor lives in the GoMLX store: the
-// dotted name with dots as scope separators, e.g.
-// model.layers.0.self_attn.q_proj.weight -> /model/layers/0/self_attn/q_proj/weight.
-func variablePath(name string) string { return "/" + strings.ReplaceAll(name, ".", "/") }
-
-// weightSource reads canonical weight names from a checkpoint that may use
-// either naming scheme.
-type weightSource struct {
-	ckpt   *safetensors.Checkpoint
-	actual map[string]string // canonical -> name in the checkpoint
-}
-
-// checkWeights verifies the checkpoint holds exactly what the config
-// implies, whichever naming scheme it uses, and names every discrepancy.
-func checkWeights(cfg *Config, ckpt *safetensors.Checkpoint) (*weightSource, error) {
-	want := map[string]safetensors.Spec{}
-	for n, shape := range cfg.ExpectedWeights() {
-		want[n] = safetensors.Spec{Shape: shape, DTypes: []safetensors.DType{safetensors.F32, safetensors.BF16, safetensors.F16}}
-	}
-	if err := ckpt.ExpectAs(want, canonicalName); err != nil {
-		return nil, fmt.Errorf("qwen2vl: %w", err)
-	}
-	src := &weightSource{ckpt: ckpt, actual: map[string]string{}}
-	for _, n := range ckpt.Names() {
-		src.actual[canonicalName(n)] = n
-	}
-	return src, nil
-}
-
-// loadInto creates one store variable per used weight, converted to dtype,
-// with the adapter's layers (if any) merged in.
-func (s *weightSource) loadInto(store *model.Store, cfg *Config, dtype dtypes.DType, adapter *peft.Adapter) error {
-	merges := map[string]*peft.Layer{}
-	if adapter != nil {
-		want := cfg.ExpectedWeights()
-		for module, l := range adapter.Layers {
-			name := canonicalName(module + ".weight")
-			if shape, ok := want[name]; !ok || len(shape) != 2 {
-				return fmt.Errorf("qwen2vl: adapter layer %s matches no linear weight of the model", module)
-			} else if shape[0] != l.Out || shape[1] != l.In {
-				return fmt.Errorf("qwen2vl: adapter layer %s is [%d, %d], the model's weight is %v", module, l.Out, l.In, shape)
-			}
-			merges[name] = l
-		}
-	}
-	for canon := range cfg.ExpectedWeights() {
-		if unusedWeights[canon] {
-			continue
-		}
-		var t *tensors.Tensor
-		var err error
-		if l, ok := merges[canon]; ok {
-			t, err = s.merged(canon, l, adapter.Config.Scale(), dtype)
-		} else {
-			t, err = s.ckpt.Tensor(s.actual[canon], dtype)
-		}
-		if err != nil {
-			return fmt.Errorf("qwen2vl: loading %s: %w", canon, err)
-		}
-		if _, err := store.CreateVariable(variablePath(canon), t); err != nil {
-			return fmt.Errorf("qwen2vl: variable for %s: %w", canon, err)
-		}
-	}
-	return nil
-}
-
-// merged folds an adapter layer into a base weight, in float32 on the host.
-func (s *weightSource) merged(canon string, l *peft.Layer, scale float64, dtype dtypes.DType) (*tensors.Tensor, error) {
-	w, shape, err := s.ckpt.Float32s(s.actual[canon])
-	if err != nil {
-		return nil, err
-	}
-	m, err := l.Merge(w, scale)
-	if err != nil {
-		return nil, err
-	}
-	return safetensors.Float32sToTensor(m, shape, dtype)
+// weightSet is what LoadWeights needs to read this config's checkpoint.
+func (c *Config) weightSet() layers.WeightSet {
+	return layers.WeightSet{Expected: c.ExpectedWeights(), Canonical: canonicalName, Unused: unusedWeights, Prefix: "qwen2vl"}
 }

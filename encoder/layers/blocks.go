@@ -1,4 +1,4 @@
-package qwen2vl
+package layers
 
 // Vision attention never crosses an image (or a video's temporal group):
 // each such segment is its own attention block. Rather than one N x N

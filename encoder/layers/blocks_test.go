@@ -1,4 +1,4 @@
-package qwen2vl
+package layers
 
 import (
 	"reflect"
