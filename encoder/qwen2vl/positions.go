@@ -29,63 +29,115 @@ const (
 	PositionsMRoPE
 )
 
-// TextPositions computes the decoder's position ids [3][len(ids)] for one
-// unpadded row, as transformers' get_rope_index does. grids are the row's
-// images in order of appearance.
+// TextPositions is Positions for a row without videos.
 func TextPositions(ids []int, grids []GridTHW, cfg *Config, scheme PositionScheme) ([3][]int32, error) {
+	return Positions(ids, grids, nil, cfg, scheme)
+}
+
+// Positions computes the decoder's position ids [3][len(ids)] for one
+// unpadded row, as transformers' get_rope_index does. images and videos are
+// the row's image and video grids, each in order of appearance.
+//
+// With PositionsMRoPE the reference counts the images and videos whose
+// token directly follows <|vision_start|>, and that many times takes the
+// earliest next run of image or video tokens (wrapped or not) with the
+// next grid of that kind: it gets 3-D (temporal, row, column) positions
+// and the text after it resumes from the largest position + 1. Runs beyond
+// that count are positioned as text. So in "<|image_pad|>... then
+// <|vision_start|><|image_pad|>..." the bare first image gets 3-D
+// positions from its own grid and the wrapped one 1-D positions. (The
+// reference's grid counters run over the whole batch, so when a row holds
+// more images than it counts, later rows of that batch read a neighbour's
+// grid; per row, as here, each run reads its own.)
+func Positions(ids []int, images, videos []GridTHW, cfg *Config, scheme PositionScheme) ([3][]int32, error) {
 	var pos [3][]int32
 	for a := range pos {
 		pos[a] = make([]int32, len(ids))
 	}
-	if scheme == Positions1D {
-		for i := range ids {
+	text := func(from, to int, start int32) {
+		for i := from; i < to; i++ {
 			for a := range pos {
-				pos[a][i] = int32(i)
+				pos[a][i] = start + int32(i-from)
 			}
 		}
+	}
+	if scheme == Positions1D {
+		text(0, len(ids), 0)
 		return pos, nil
 	}
+	remImg, remVid := 0, 0
+	for i := 1; i < len(ids); i++ {
+		if ids[i-1] == cfg.VisionStartTokenID {
+			switch ids[i] {
+			case cfg.ImageTokenID:
+				remImg++
+			case cfg.VideoTokenID:
+				remVid++
+			}
+		}
+	}
+	indexFrom := func(tok, st int) int {
+		for i := st; i < len(ids); i++ {
+			if ids[i] == tok {
+				return i
+			}
+		}
+		return -1
+	}
 	merge := cfg.VisionConfig.SpatialMergeSize
-	next := int32(0) // first position of the next text run
-	img := 0
-	i := 0
-	for i < len(ids) {
-		// An image run is <|vision_start|> followed by its pad tokens; the
-		// reference only counts images whose pad token follows vision_start.
-		if ids[i] == cfg.ImageTokenID && i > 0 && ids[i-1] == cfg.VisionStartTokenID {
-			if img >= len(grids) {
-				return pos, fmt.Errorf("qwen2vl: row has more images in the text than pixel inputs (%d)", len(grids))
+	st, next := 0, int32(0) // next: first position after the last visual block
+	nImg, nVid := 0, 0
+	for remImg+remVid > 0 {
+		edImg, edVid := len(ids)+1, len(ids)+1
+		if remImg > 0 {
+			if edImg = indexFrom(cfg.ImageTokenID, st); edImg < 0 {
+				return pos, fmt.Errorf("qwen2vl: row counts %d more image(s) after <|vision_start|> than image tokens remain", remImg)
 			}
-			g := grids[img]
-			img++
-			gh, gw := g.H/merge, g.W/merge
-			n := g.T * gh * gw
-			if i+n > len(ids) {
-				return pos, fmt.Errorf("qwen2vl: image %d needs %d tokens but the row ends after %d", img, n, len(ids)-i)
+		}
+		if remVid > 0 {
+			if edVid = indexFrom(cfg.VideoTokenID, st); edVid < 0 {
+				return pos, fmt.Errorf("qwen2vl: row counts %d more video(s) after <|vision_start|> than video tokens remain", remVid)
 			}
-			maxPos := next
-			k := i
-			for t := 0; t < g.T; t++ {
-				for h := 0; h < gh; h++ {
-					for w := 0; w < gw; w++ {
-						pos[0][k] = next + int32(t)
-						pos[1][k] = next + int32(h)
-						pos[2][k] = next + int32(w)
-						maxPos = max(maxPos, pos[0][k], pos[1][k], pos[2][k])
-						k++
-					}
+		}
+		var g GridTHW
+		ed := edImg
+		if edImg < edVid {
+			if nImg >= len(images) {
+				return pos, fmt.Errorf("qwen2vl: row has more images in the text than pixel inputs (%d)", len(images))
+			}
+			g = images[nImg]
+			nImg++
+			remImg--
+		} else {
+			if nVid >= len(videos) {
+				return pos, fmt.Errorf("qwen2vl: row has more videos in the text than video inputs (%d)", len(videos))
+			}
+			g = videos[nVid]
+			nVid++
+			remVid--
+			ed = edVid
+		}
+		text(st, ed, next)
+		base := next + int32(ed-st)
+		gh, gw := g.H/merge, g.W/merge
+		n := g.T * gh * gw
+		if ed+n > len(ids) {
+			return pos, fmt.Errorf("qwen2vl: visual input needs %d tokens but the row ends after %d", n, len(ids)-ed)
+		}
+		maxPos := base
+		k := ed
+		for t := 0; t < g.T; t++ {
+			for h := 0; h < gh; h++ {
+				for w := 0; w < gw; w++ {
+					pos[0][k], pos[1][k], pos[2][k] = base+int32(t), base+int32(h), base+int32(w)
+					maxPos = max(maxPos, pos[0][k], pos[1][k], pos[2][k])
+					k++
 				}
 			}
-			i = k
-			next = maxPos + 1
-			continue
 		}
-		for a := range pos {
-			pos[a][i] = next
-		}
-		next++
-		i++
+		st, next = k, maxPos+1
 	}
+	text(st, len(ids), next)
 	return pos, nil
 }
 

@@ -542,45 +542,105 @@ func (c ImageProcessorConfig) normalizedPlanes(src *RGB) [3][]float32 {
 	return planes
 }
 
-// patchify flattens the normalised image into pixel_values. The reference
-// reshapes [T, C, H, W] to (grid_t, T, C, gh/m, m, P, gw/m, m, P), transposes
-// to (grid_t, gh/m, gw/m, m, m, C, T, P, P) and flattens to
-// [grid_t*gh*gw, C*T*P*P]; a single image is repeated T times first.
+// patchify flattens the normalised image into pixel_values: a still image
+// is one frame, repeated TemporalPatchSize times.
 func (c ImageProcessorConfig) patchify(src *RGB) *ProcessedImage {
 	planes := c.normalizedPlanes(src)
+	frames := make([][3][]float32, c.TemporalPatchSize)
+	for t := range frames {
+		frames[t] = planes
+	}
+	return c.patchifyFrames(frames, src.Height, src.Width)
+}
+
+// patchifyFrames flattens normalised frames (a multiple of
+// TemporalPatchSize, all height x width) into pixel_values. The reference
+// reshapes [F, C, H, W] to (grid_t, T, C, gh/m, m, P, gw/m, m, P),
+// transposes to (grid_t, gh/m, gw/m, m, m, C, T, P, P) and flattens to
+// [grid_t*gh*gw, C*T*P*P].
+func (c ImageProcessorConfig) patchifyFrames(frames [][3][]float32, height, width int) *ProcessedImage {
 	P, M, T := c.PatchSize, c.MergeSize, c.TemporalPatchSize
-	gh, gw := src.Height/P, src.Width/P
+	gt, gh, gw := len(frames)/T, height/P, width/P
 	dim := c.PatchDim()
 	out := &ProcessedImage{
-		NumPatches:    gh * gw,
+		NumPatches:    gt * gh * gw,
 		PatchDim:      dim,
-		GridTHW:       [3]int{1, gh, gw},
-		ResizedHeight: src.Height,
-		ResizedWidth:  src.Width,
-		PixelValues:   make([]float32, gh*gw*dim),
+		GridTHW:       [3]int{gt, gh, gw},
+		ResizedHeight: height,
+		ResizedWidth:  width,
+		PixelValues:   make([]float32, gt*gh*gw*dim),
 	}
 	row := 0
-	for bh := 0; bh < gh/M; bh++ {
-		for bw := 0; bw < gw/M; bw++ {
-			for mh := 0; mh < M; mh++ {
-				for mw := 0; mw < M; mw++ {
-					y0, x0 := (bh*M+mh)*P, (bw*M+mw)*P
-					dst := out.PixelValues[row*dim : (row+1)*dim]
-					k := 0
-					for ch := 0; ch < 3; ch++ {
-						for t := 0; t < T; t++ { // every frame is the same still image
-							for py := 0; py < P; py++ {
-								off := (y0+py)*src.Width + x0
-								k += copy(dst[k:k+P], planes[ch][off:off+P])
+	for tg := 0; tg < gt; tg++ {
+		for bh := 0; bh < gh/M; bh++ {
+			for bw := 0; bw < gw/M; bw++ {
+				for mh := 0; mh < M; mh++ {
+					for mw := 0; mw < M; mw++ {
+						y0, x0 := (bh*M+mh)*P, (bw*M+mw)*P
+						dst := out.PixelValues[row*dim : (row+1)*dim]
+						k := 0
+						for ch := 0; ch < 3; ch++ {
+							for t := 0; t < T; t++ {
+								plane := frames[tg*T+t][ch]
+								for py := 0; py < P; py++ {
+									off := (y0+py)*width + x0
+									k += copy(dst[k:k+P], plane[off:off+P])
+								}
 							}
 						}
+						row++
 					}
-					row++
 				}
 			}
 		}
 	}
 	return out
+}
+
+// PreprocessVideo turns a video's frames (already sampled, in order) into
+// pixel_values_videos the way the Qwen2-VL image processor VLM2Vec uses
+// treats a video: every frame is resized to the size smart_resize gives
+// the first frame (no tiny-image rule: that is VLM2Vec's rule for still
+// images only), rescaled and normalised, and an odd frame count is padded
+// by repeating the last frame up to a multiple of temporal_patch_size;
+// grid_t = frames / temporal_patch_size.
+func (p *ImageProcessor) PreprocessVideo(frames []*RGB) (*ProcessedImage, error) {
+	if len(frames) == 0 {
+		return nil, errors.New("qwen2vl: video without frames")
+	}
+	for i, f := range frames {
+		if f == nil || f.Width <= 0 || f.Height <= 0 || len(f.Pix) != 3*f.Width*f.Height {
+			return nil, fmt.Errorf("qwen2vl: video frame %d is empty or malformed", i)
+		}
+	}
+	c := p.cfg
+	h, w := frames[0].Height, frames[0].Width
+	if c.DoResize {
+		var err error
+		h, w = p.squared(h, w)
+		if h, w, err = SmartResize(h, w, c.Factor(), c.MinPixels, c.MaxPixels); err != nil {
+			return nil, fmt.Errorf("qwen2vl: video frame 0: %w", err)
+		}
+	} else if h%c.Factor() != 0 || w%c.Factor() != 0 {
+		return nil, fmt.Errorf("qwen2vl: do_resize is false and video frames of %dx%d (HxW) are not a multiple of %d", h, w, c.Factor())
+	}
+	planes := make([][3][]float32, 0, len(frames)+c.TemporalPatchSize)
+	for i, f := range frames {
+		if !c.DoResize && (f.Height != h || f.Width != w) {
+			return nil, fmt.Errorf("qwen2vl: do_resize is false and video frame %d is %dx%d, frame 0 %dx%d", i, f.Height, f.Width, h, w)
+		}
+		if c.DoResize {
+			var err error
+			if f, err = ResizeOrdered(f, w, h, c.Resample, p.PassOrder); err != nil {
+				return nil, fmt.Errorf("qwen2vl: video frame %d: %w", i, err)
+			}
+		}
+		planes = append(planes, c.normalizedPlanes(f))
+	}
+	for len(planes)%c.TemporalPatchSize != 0 {
+		planes = append(planes, planes[len(planes)-1])
+	}
+	return c.patchifyFrames(planes, h, w), nil
 }
 
 // RGB is a packed 8-bit RGB image, row-major, 3 bytes per pixel: the layout
