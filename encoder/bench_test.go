@@ -23,6 +23,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/org/vlm2vec/encoder"
 	"github.com/org/vlm2vec/encoder/images"
+	"github.com/org/vlm2vec/encoder/qwen2vl"
 	"github.com/org/vlm2vec/internal/testutil"
 )
 
@@ -107,7 +108,7 @@ func BenchmarkEmbed(b *testing.B) {
 					b.Fatal(err)
 				}
 				tokens, padded := 0, 0
-				for _, row := range batch.Valid {
+				for _, row := range batch.(*qwen2vl.Batch).Valid {
 					padded += len(row)
 					for _, ok := range row {
 						if ok {

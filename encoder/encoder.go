@@ -1,38 +1,44 @@
-// Package encoder turns instructions, texts and images into VLM2Vec
-// embeddings: the final-norm hidden state of the last real token of a
-// vision-language model, L2-normalised.
+// Package encoder turns instructions, texts, images and videos into
+// VLM2Vec embeddings: the final-norm hidden state of the last real token of
+// a vision-language model, L2-normalised.
 //
 //	enc, err := encoder.Open(ctx, "Qwen2-VL-2B-Instruct", encoder.WithAdapter("VLM2Vec-V2.0"))
 //	vecs, err := enc.Embed(ctx, []encoder.Input{{Instruction: "Represent the given image.", Image: img}})
 //
-// The backbone is Qwen2-VL (package qwen2vl). Inputs are formatted with
-// the instruct package, tokenized exactly as Hugging Face does, images go
-// through the Qwen2-VL processor, and batches are padded to bucketed shapes
-// so a stream of varied inputs compiles a bounded number of programs.
+// This package is the family-agnostic core: inputs, options, decoding image
+// files, sampling video frames, batching. The model families sit beside it
+// (encoder/qwen2vl: Qwen2-VL and GME), each behind the contract of package
+// encoder/family, and Open picks one from config.json. Inputs are
+// formatted with the instruct package, tokenized exactly as Hugging Face
+// does, preprocessed by the family's processor, and batches are padded to
+// bucketed shapes so a stream of varied inputs compiles a bounded number of
+// programs. See docs/encoder.md for adding a family.
 package encoder
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"image"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
 	_ "github.com/gomlx/compute/gobackend" // the embedded default backend
+	"github.com/org/vlm2vec/encoder/family"
 	"github.com/org/vlm2vec/encoder/images"
 	"github.com/org/vlm2vec/encoder/peft"
 	"github.com/org/vlm2vec/encoder/qwen2vl"
 	"github.com/org/vlm2vec/encoder/tokenizer"
-	"github.com/org/vlm2vec/instruct"
 )
 
-// Input is one thing to embed: an instruction, an optional text and an
-// optional image. Prompt, when set, is used as the whole prompt instead
-// (after swapping the data's <|image_1|> placeholder for the backbone's
-// token), for data that stores complete strings such as MMEB rows.
+// Families are the model families Open knows, in detection order (a GME
+// checkpoint is also a Qwen2-VL one, so GME comes first).
+var Families = []family.Family{qwen2vl.GMEFamily, qwen2vl.VLM2VecFamily}
+
+// Input is one thing to embed: an instruction, an optional text, optional
+// images and an optional video. Prompt, when set, is used as the whole
+// prompt instead (after swapping the data's <|image_1|> placeholder for the
+// backbone's token), for data that stores complete strings such as MMEB
+// rows.
 type Input struct {
 	Instruction string
 	Text        string
@@ -44,6 +50,11 @@ type Input struct {
 	// prompts with several image tokens (filled in order).
 	MoreImages     []image.Image
 	MoreImagePaths []string
+	// Video is a video as its frames, in order; VideoPaths names frame
+	// files instead (decoded when Video is nil). The encoder samples them
+	// as VLM2Vec does (WithVideoFrames, 8 by default).
+	Video      []image.Image
+	VideoPaths []string
 }
 
 // images returns the input's images in prompt order, decoding paths.
@@ -77,28 +88,71 @@ func (in Input) images(lim images.Limits) ([]image.Image, error) {
 	return out, nil
 }
 
-func (in Input) hasImage() bool {
-	return in.Image != nil || in.ImagePath != "" || len(in.MoreImages) > 0 || len(in.MoreImagePaths) > 0
+func (in Input) imageCount() int {
+	n := len(in.MoreImages) + len(in.MoreImagePaths)
+	if in.Image != nil || in.ImagePath != "" {
+		n++
+	}
+	return n
+}
+
+func (in Input) hasVideo() bool { return len(in.Video) > 0 || len(in.VideoPaths) > 0 }
+
+// video returns the input's sampled frames, decoding only those kept.
+func (in Input) video(n int, lim images.Limits) ([]image.Image, error) {
+	if len(in.Video) > 0 {
+		return SampleFrames(in.Video, n), nil
+	}
+	paths := SampleFrames(in.VideoPaths, n)
+	out := make([]image.Image, len(paths))
+	for i, p := range paths {
+		img, err := images.DecodeFile(p, lim)
+		if err != nil {
+			return nil, fmt.Errorf("video frame %s: %w", p, err)
+		}
+		out[i] = img
+	}
+	return out, nil
+}
+
+// SampleFrames picks n frames evenly, as VLM2Vec's process_video_frames
+// does: indices floor(linspace(0, len-1, n)); with fewer than n frames (or
+// n <= 0) all frames, unchanged.
+func SampleFrames[T any](frames []T, n int) []T {
+	if n <= 0 || len(frames) <= n {
+		return append([]T(nil), frames...)
+	}
+	out := make([]T, n)
+	if n == 1 {
+		out[0] = frames[0]
+		return out
+	}
+	last := float64(len(frames) - 1)
+	step := last / float64(n-1)
+	for i := range out {
+		// numpy computes start + i*step and sets the last value to stop.
+		x := float64(i) * step
+		if i == n-1 {
+			x = last
+		}
+		out[i] = frames[int(x)]
+	}
+	return out
 }
 
 // Encoder embeds inputs with a loaded backbone. It is safe for concurrent
 // use; calls are serialised on the model.
 type Encoder struct {
-	cfg   *qwen2vl.Config
-	model *qwen2vl.Model
-	tok   tokenizer.Tokenizer
-	proc  *qwen2vl.ImageProcessor
+	model family.Model
 	set   settings
-
-	imageID, padID int
 
 	mu     sync.Mutex
 	shapes map[string]bool
 }
 
-// Open loads a Qwen2-VL checkpoint directory: config.json, safetensors
-// weights, tokenizer.json (+ tokenizer_config.json) and
-// preprocessor_config.json.
+// Open loads a checkpoint directory (config.json, safetensors weights,
+// tokenizer.json and the family's processor config), choosing the model
+// family from config.json unless WithFamily names one.
 func Open(ctx context.Context, dir string, opts ...Option) (*Encoder, error) {
 	set := defaults()
 	for _, o := range opts {
@@ -109,77 +163,72 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Encoder, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	for _, f := range []string{"config.json", "preprocessor_config.json"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			return nil, fmt.Errorf("encoder: %s is not a Qwen2-VL checkpoint directory: %w", dir, err)
-		}
+	fam, err := pickFamily(dir, set.family)
+	if err != nil {
+		return nil, err
 	}
 	backend := set.backend
 	if backend == nil {
-		var err error
 		if backend, err = newBackend(set.backendConfig); err != nil {
 			return nil, err
 		}
 	}
 	var adapter *peft.Adapter
 	if set.adapterDir != "" {
-		var err error
 		if adapter, err = peft.Load(set.adapterDir); err != nil {
 			return nil, err
 		}
 	}
-	m, err := qwen2vl.Load(backend, dir, qwen2vl.LoadOptions{
-		DType: set.dtype, AllowUnknownConfigFields: set.allowUnknown, Adapter: adapter, MaxCompiledShapes: set.maxShapes,
+	m, err := fam.Open(ctx, dir, family.Options{
+		Backend: backend, DType: set.dtype, Adapter: adapter, AllowUnknownConfigFields: set.allowUnknown,
+		MaxCompiledShapes: set.maxShapes, Tokenizer: set.tok, MinPixels: set.minPixels, MaxPixels: set.maxPixels,
+		PreResize: set.preResize, Positions: set.positions,
 	})
 	if err != nil {
 		return nil, err
 	}
-	pcfg, err := qwen2vl.LoadImageProcessorConfig(filepath.Join(dir, "preprocessor_config.json"))
-	if err != nil {
-		return nil, err
-	}
-	if set.minPixels > 0 {
-		pcfg.MinPixels, pcfg.MaxPixels = set.minPixels, set.maxPixels
-	}
-	if pcfg.PatchSize != m.Config.VisionConfig.PatchSize || pcfg.MergeSize != m.Config.VisionConfig.SpatialMergeSize ||
-		pcfg.TemporalPatchSize != m.Config.VisionConfig.TemporalPatchSize {
-		return nil, fmt.Errorf("encoder: preprocessor_config.json patch geometry (%d/%d/%d) does not match config.json (%d/%d/%d)",
-			pcfg.PatchSize, pcfg.MergeSize, pcfg.TemporalPatchSize,
-			m.Config.VisionConfig.PatchSize, m.Config.VisionConfig.SpatialMergeSize, m.Config.VisionConfig.TemporalPatchSize)
-	}
-	proc, err := qwen2vl.NewImageProcessor(pcfg)
-	if err != nil {
-		return nil, err
-	}
-	tok := set.tok
-	if tok == nil {
-		if tok, err = tokenizer.FromFile(filepath.Join(dir, "tokenizer.json")); err != nil {
-			return nil, err
-		}
-	}
-	e := &Encoder{cfg: m.Config, model: m, tok: tok, proc: proc, set: set, imageID: m.Config.ImageTokenID, shapes: map[string]bool{}}
-	// Qwen2's pad token is <|endoftext|>; its id only fills padded slots,
-	// which the attention mask hides, so any valid id would do.
-	e.padID = e.imageID
-	if id, ok := tok.TokenToID("<|endoftext|>"); ok {
-		e.padID = id
-	}
-	if id, ok := tok.TokenToID(qwenImageToken); !ok || id != e.imageID {
-		return nil, fmt.Errorf("encoder: tokenizer's %s is id %d, config.json says image_token_id %d", qwenImageToken, id, e.imageID)
-	}
-	return e, nil
+	return &Encoder{model: m, set: set, shapes: map[string]bool{}}, nil
 }
 
-const qwenImageToken = "<|image_pad|>"
+// pickFamily returns the family named, or the first that claims dir.
+func pickFamily(dir, name string) (family.Family, error) {
+	var known []string
+	for _, f := range Families {
+		known = append(known, f.Describe())
+	}
+	if name != "" {
+		for _, f := range Families {
+			if f.Name() == name {
+				return f, nil
+			}
+		}
+		return nil, fmt.Errorf("encoder: unknown model family %q; known: %s", name, strings.Join(known, ", "))
+	}
+	p, err := family.ReadProbe(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range Families {
+		if f.Detect(p) {
+			return f, nil
+		}
+	}
+	return nil, fmt.Errorf("encoder: %s/config.json has model_type %q (text_config %q, vision_config %q), which no model family loads; known: %s",
+		dir, p.ModelType, p.TextModelType, p.VisionModelType, strings.Join(known, ", "))
+}
 
 // Dim is the embedding dimension (the LM hidden size).
-func (e *Encoder) Dim() int { return e.cfg.HiddenSize }
+func (e *Encoder) Dim() int { return e.model.Dim() }
 
-// Model exposes the backbone (for training and inspection).
-func (e *Encoder) Model() *qwen2vl.Model { return e.model }
+// Family names the loaded model family ("qwen2_vl", "gme").
+func (e *Encoder) Family() string { return e.model.Family() }
+
+// Model exposes the backbone (for training and inspection). For Qwen2-VL
+// and GME it is a *qwen2vl.Backbone.
+func (e *Encoder) Model() family.Model { return e.model }
 
 // Tokenizer exposes the tokenizer.
-func (e *Encoder) Tokenizer() tokenizer.Tokenizer { return e.tok }
+func (e *Encoder) Tokenizer() tokenizer.Tokenizer { return e.model.Tokenizer() }
 
 // CompiledShapes is the number of distinct batch shapes run so far: each
 // one is a compiled program, so it should stay small.
@@ -190,122 +239,43 @@ func (e *Encoder) CompiledShapes() int {
 }
 
 // Close releases the tokenizer's native resources, if any.
-func (e *Encoder) Close() error { return e.tok.Close() }
+func (e *Encoder) Close() error { return e.model.Close() }
 
 // ErrEmptyInput reports an input with no instruction, text, prompt or image.
-var ErrEmptyInput = errors.New("encoder: empty input")
-
-// prepared is one input tokenized, with its images processed.
-type prepared struct {
-	ids    []int32
-	images []*qwen2vl.ProcessedImage
-	grids  []qwen2vl.GridTHW
-}
+var ErrEmptyInput = family.ErrEmptyInput
 
 // Prompt returns the prompt string an input becomes, with the backbone's
-// image token (one per image, not yet expanded).
+// placeholder tokens (one per image or video, not yet expanded).
 func (e *Encoder) Prompt(in Input) (string, error) {
-	hasImage := in.hasImage()
-	if in.Prompt != "" {
-		return instruct.Swap(in.Prompt, instruct.Qwen2VL)
+	vids := 0
+	if in.hasVideo() {
+		vids = 1
 	}
-	if in.Instruction == "" && in.Text == "" && !hasImage {
-		return "", ErrEmptyInput
-	}
-	switch e.set.format {
-	case FormatV2:
-		return instruct.ProcessInputText(in.Instruction, instruct.Qwen2VL, in.Text, false, hasImage)
-	default:
-		return instruct.Swap(instruct.V1(in.Instruction, in.Text, hasImage), instruct.Qwen2VL)
-	}
+	return e.model.Render(family.Request{Instruction: in.Instruction, Text: in.Text, Prompt: in.Prompt,
+		Images: in.imageCount(), Videos: vids, Format: e.set.format})
 }
 
-func (e *Encoder) prepare(in Input) (*prepared, error) {
+func (e *Encoder) prepare(in Input) (family.Row, error) {
 	prompt, err := e.Prompt(in)
 	if err != nil {
 		return nil, err
-	}
-	if strings.TrimSpace(prompt) == "" && !in.hasImage() {
-		return nil, ErrEmptyInput
 	}
 	imgs, err := in.images(e.set.imageLimits)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := e.tok.Encode(prompt, true)
-	if err != nil {
-		return nil, fmt.Errorf("encoder: tokenizing %q: %w", truncate(prompt), err)
-	}
-	p := &prepared{}
-	if len(imgs) == 0 {
-		// A text-only prompt may still carry a stray image token (MMEB's
-		// WebQA/EDIS rows do); the reference then feeds it as one ordinary
-		// token, and so do we.
-		p.ids = toInt32(raw)
-		if len(p.ids) == 0 {
-			return nil, ErrEmptyInput
-		}
-		return p, nil
-	}
-	nTokens := 0
-	for _, id := range raw {
-		if id == e.imageID {
-			nTokens++
-		}
-	}
-	if nTokens != len(imgs) {
-		return nil, fmt.Errorf("encoder: %d image(s) but %d %s in the prompt %q", len(imgs), nTokens, qwenImageToken, truncate(prompt))
-	}
+	var visuals []family.Visual
 	for _, img := range imgs {
-		pi, err := e.processImage(img)
+		visuals = append(visuals, family.Visual{Image: img})
+	}
+	if in.hasVideo() {
+		frames, err := in.video(e.set.videoFrames, e.set.imageLimits)
 		if err != nil {
 			return nil, err
 		}
-		g := pi.GridTHW
-		p.images = append(p.images, pi)
-		p.grids = append(p.grids, qwen2vl.GridTHW{T: g[0], H: g[1], W: g[2]})
+		visuals = append(visuals, family.Visual{Frames: frames})
 	}
-	next := 0
-	for _, id := range raw {
-		if id != e.imageID {
-			p.ids = append(p.ids, int32(id))
-			continue
-		}
-		for k := p.grids[next].Tokens(e.cfg.VisionConfig.SpatialMergeSize); k > 0; k-- {
-			p.ids = append(p.ids, int32(id))
-		}
-		next++
-	}
-	return p, nil
-}
-
-func (e *Encoder) processImage(img image.Image) (*qwen2vl.ProcessedImage, error) {
-	if img.Bounds().Empty() {
-		return nil, fmt.Errorf("encoder: image decodes to nothing (%v)", img.Bounds())
-	}
-	rgb := qwen2vl.NewRGBFromImage(img)
-	if e.set.preResize > 0 {
-		var err error
-		if rgb, err = qwen2vl.Resize(rgb, e.set.preResize, e.set.preResize, qwen2vl.ResampleBicubic); err != nil {
-			return nil, err
-		}
-	}
-	return e.proc.PreprocessRGB(rgb)
-}
-
-func toInt32(ids []int) []int32 {
-	out := make([]int32, len(ids))
-	for i, id := range ids {
-		out[i] = int32(id)
-	}
-	return out
-}
-
-func truncate(s string) string {
-	if len(s) > 80 {
-		return s[:77] + "..."
-	}
-	return s
+	return e.model.Prepare(prompt, visuals)
 }
 
 // Embed returns one L2-normalised embedding per input, in order. It stops
@@ -321,7 +291,7 @@ func (e *Encoder) Embed(ctx context.Context, inputs []Input) ([][]float32, error
 			return nil, err
 		}
 		end := min(start+bs, len(inputs))
-		batch := make([]*prepared, 0, end-start)
+		batch := make([]family.Row, 0, end-start)
 		for i := start; i < end; i++ {
 			p, err := e.prepare(inputs[i])
 			if err != nil {

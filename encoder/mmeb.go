@@ -2,7 +2,6 @@ package encoder
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/org/vlm2vec/mmeb"
 )
@@ -23,10 +22,7 @@ func (m *mmebEmbedder) ModelID() string { return m.id }
 func (m *mmebEmbedder) Embed(ctx context.Context, items []mmeb.Item) ([][]float32, error) {
 	inputs := make([]Input, len(items))
 	for i, it := range items {
-		if len(it.Video) > 0 {
-			return nil, fmt.Errorf("encoder: item %d is a video; video inputs are not supported yet", i)
-		}
-		inputs[i] = Input{Prompt: it.Text, ImagePath: it.Image}
+		inputs[i] = Input{Prompt: it.Text, ImagePath: it.Image, VideoPaths: it.Video}
 	}
 	return m.e.Embed(ctx, inputs)
 }

@@ -5,21 +5,22 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/org/vlm2vec/encoder/family"
 	"github.com/org/vlm2vec/encoder/images"
-	"github.com/org/vlm2vec/encoder/qwen2vl"
 	"github.com/org/vlm2vec/encoder/tokenizer"
 )
 
-// PromptFormat selects how Instruction and Text become the model's prompt.
-type PromptFormat int
+// PromptFormat selects how Instruction and Text become the model's prompt
+// (see family.Format).
+type PromptFormat = family.Format
 
+// The prompt formats; the default is the family's own (V1 for Qwen2-VL,
+// GME's template for GME).
 const (
-	// FormatV1 is the byte format of VLM2Vec's stored rows and of its image
-	// tasks in every version: "<image token>\n<instruction> <text>\n".
-	FormatV1 PromptFormat = iota
-	// FormatV2 is VLM2Vec V2's process_input_text:
-	// "<image token> <instruction> <text>", no trailing newline.
-	FormatV2
+	FormatV1      = family.FormatV1
+	FormatV2      = family.FormatV2
+	FormatGME     = family.FormatGME
+	FormatGMEEval = family.FormatGMEEval
 )
 
 // Option configures Open. Options validate their arguments and report
@@ -31,8 +32,10 @@ type settings struct {
 	backendConfig string
 	dtype         dtypes.DType
 	adapterDir    string
-	positions     qwen2vl.PositionScheme
+	positions     family.PositionScheme
 	format        PromptFormat
+	family        string
+	videoFrames   int
 	batchSize     int
 	imageLimits   images.Limits
 	minPixels     int
@@ -44,7 +47,7 @@ type settings struct {
 }
 
 func defaults() settings {
-	return settings{dtype: dtypes.Float32, batchSize: 8, positions: qwen2vl.Positions1D, maxShapes: 32}
+	return settings{dtype: dtypes.Float32, batchSize: 8, positions: family.Positions1D, maxShapes: 32, videoFrames: DefaultVideoFrames}
 }
 
 // WithBackend runs the model on an already created GoMLX backend.
@@ -90,8 +93,11 @@ func WithAdapter(dir string) Option {
 // WithPositionScheme selects decoder positions. The default, Positions1D,
 // is what VLM2Vec's checkpoints use; PositionsMRoPE is standard Qwen2-VL and
 // needs prompts with <|vision_start|>.
-func WithPositionScheme(p qwen2vl.PositionScheme) Option {
+func WithPositionScheme(p family.PositionScheme) Option {
 	return func(s *settings) error {
+		if p != family.Positions1D && p != family.PositionsMRoPE {
+			return fmt.Errorf("encoder: unknown position scheme %d", p)
+		}
 		s.positions = p
 		return nil
 	}
@@ -100,7 +106,7 @@ func WithPositionScheme(p qwen2vl.PositionScheme) Option {
 // WithPromptFormat selects how Input.Instruction and Input.Text are joined.
 func WithPromptFormat(f PromptFormat) Option {
 	return func(s *settings) error {
-		if f != FormatV1 && f != FormatV2 {
+		if f < family.FormatDefault || f > family.FormatGMEEval {
 			return fmt.Errorf("encoder: unknown prompt format %d", f)
 		}
 		s.format = f
@@ -172,6 +178,33 @@ func WithTokenizer(t tokenizer.Tokenizer) Option {
 			return fmt.Errorf("encoder: nil tokenizer")
 		}
 		s.tok = t
+		return nil
+	}
+}
+
+// DefaultVideoFrames is how many frames of a video the encoder feeds, as
+// VLM2Vec-V2 does.
+const DefaultVideoFrames = 8
+
+// WithVideoFrames sets how many frames of a video are fed (8): sampled
+// evenly as VLM2Vec does, all of them when a video has fewer; 0 feeds
+// every frame.
+func WithVideoFrames(n int) Option {
+	return func(s *settings) error {
+		if n < 0 {
+			return fmt.Errorf("encoder: video frames %d", n)
+		}
+		s.videoFrames = n
+		return nil
+	}
+}
+
+// WithFamily loads the checkpoint as the named model family instead of
+// detecting it from config.json: "qwen2_vl", or "gme" for a gme-Qwen2-VL
+// checkpoint without its gme_inference.py.
+func WithFamily(name string) Option {
+	return func(s *settings) error {
+		s.family = name
 		return nil
 	}
 }

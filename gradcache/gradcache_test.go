@@ -8,8 +8,8 @@ import (
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
 	"github.com/org/vlm2vec/encoder"
+	"github.com/org/vlm2vec/encoder/family"
 	"github.com/org/vlm2vec/encoder/peft"
-	"github.com/org/vlm2vec/encoder/qwen2vl"
 	"github.com/org/vlm2vec/loss"
 )
 
@@ -18,7 +18,7 @@ var testdata = filepath.Join("..", "encoder", "qwen2vl", "testdata")
 // setup opens the tiny checkpoint with the golden DoRA adapter attached as
 // trainable variables (non-zero B, so every adapter weight gets gradient),
 // dropout 0.1 as VLM2Vec trains.
-func setup(t *testing.T) (*encoder.Encoder, *qwen2vl.Model) {
+func setup(t *testing.T) (*encoder.Encoder, family.Model) {
 	t.Helper()
 	ctx := context.Background()
 	enc, err := encoder.Open(ctx, filepath.Join(testdata, "tiny-a"))

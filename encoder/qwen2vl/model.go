@@ -10,6 +10,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/org/vlm2vec/encoder/family"
 	"github.com/org/vlm2vec/encoder/layers"
 	"github.com/org/vlm2vec/encoder/peft"
 	"github.com/org/vlm2vec/encoder/safetensors"
@@ -217,14 +218,16 @@ type Batch struct {
 	RowCol  [][2]int32  // [N] rotary positions
 	Segment []int32     // [N] attention segments
 	FeatSrc [][]int32   // [B][S] merged-feature row feeding each token, or -1
+
+	shape string // the program's name, set by Backbone.Assemble
 }
+
+// Shape names the compiled program the batch runs (family.Batch).
+func (b *Batch) Shape() string { return b.shape }
 
 // Output holds the pooled final-norm hidden states and their L2-normalised
 // embeddings, both [B][hidden].
-type Output struct {
-	Hidden     [][]float32
-	Embeddings [][]float32
-}
+type Output = family.Output
 
 // Validate checks the batch's layout: at least one row, rows of one
 // length, at least one real token per row and the pooled index on one.

@@ -1,6 +1,10 @@
 package qwen2vl
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/org/vlm2vec/encoder/family"
+)
 
 // GridTHW is an image's (or video's) patch grid: temporal groups, patch rows
 // and patch columns, before the 2x2 merge. It is the processor's
@@ -13,8 +17,9 @@ func (g GridTHW) Patches() int { return g.T * g.H * g.W }
 // Tokens is the number of <|image_pad|> tokens after merging.
 func (g GridTHW) Tokens(merge int) int { return g.T * g.H * g.W / (merge * merge) }
 
-// PositionScheme selects how decoder positions are assigned.
-type PositionScheme int
+// PositionScheme selects how decoder positions are assigned (see
+// family.PositionScheme).
+type PositionScheme = family.PositionScheme
 
 const (
 	// Positions1D gives every non-pad token the next position, visual tokens
@@ -22,11 +27,11 @@ const (
 	// released checkpoints were trained and evaluated with: their prompts
 	// carry <|image_pad|> without <|vision_start|>, so transformers'
 	// get_rope_index finds no image and falls back to 1-D positions.
-	Positions1D PositionScheme = iota
+	Positions1D = family.Positions1D
 	// PositionsMRoPE is standard Qwen2-VL: an image introduced by
 	// <|vision_start|> gets 3-D (temporal, row, column) positions and the
 	// text after it resumes from the largest position + 1.
-	PositionsMRoPE
+	PositionsMRoPE = family.PositionsMRoPE
 )
 
 // TextPositions is Positions for a row without videos.

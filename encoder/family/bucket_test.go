@@ -1,4 +1,4 @@
-package encoder
+package family
 
 import "testing"
 
@@ -6,16 +6,16 @@ import "testing"
 // prompts are short and few overall.
 func TestLengthBucket(t *testing.T) {
 	for n, want := range map[int]int{1: 16, 16: 16, 17: 24, 33: 40, 64: 64, 65: 80, 128: 128, 129: 160, 256: 256, 257: 384, 1000: 1024} {
-		if got := lengthBucket(n); got != want {
-			t.Errorf("lengthBucket(%d) = %d, want %d", n, got, want)
+		if got := LengthBucket(n); got != want {
+			t.Errorf("LengthBucket(%d) = %d, want %d", n, got, want)
 		}
 	}
 	buckets := map[int]bool{}
 	prev := 0
 	for n := 1; n <= 4096; n++ {
-		b := lengthBucket(n)
+		b := LengthBucket(n)
 		if b < n || b < prev {
-			t.Fatalf("lengthBucket(%d) = %d (previous %d)", n, b, prev)
+			t.Fatalf("LengthBucket(%d) = %d (previous %d)", n, b, prev)
 		}
 		prev = b
 		if n <= 256 {
