@@ -140,19 +140,19 @@ func (l *AdapterGraph) linear(n *Net, x *Node, name string, bias bool) *Node {
 	in := dims[len(dims)-1]
 	out := b.Shape().Dimensions[0]
 	xd := Reshape(l.dropout(x), -1, in)
-	loraOut := Einsum("nr,or->no", Einsum("ni,ri->nr", xd, a), b) // [rows, out]
+	loraOut := Contract("nr,or->no", Contract("ni,ri->nr", xd, a), b) // [rows, out]
 	outDims := append(append([]int{}, dims[:len(dims)-1]...), out)
 	if !l.cfg.UseDora {
 		return Add(y, Reshape(MulScalar(loraOut, s), outDims...))
 	}
 	w := ConvertDType(n.Weight(g, name+".weight"), dtypes.Float32)
-	delta := Einsum("or,ri->oi", ConvertDType(b, dtypes.Float32), ConvertDType(a, dtypes.Float32))
+	delta := Contract("or,ri->oi", ConvertDType(b, dtypes.Float32), ConvertDType(a, dtypes.Float32))
 	full := Add(w, MulScalar(delta, s))
 	norm := StopGradient(Sqrt(ReduceSum(Square(full), -1))) // [out]
 	c := Div(n.Weight(g, name+suffixMag), norm)             // [out], float32
 	rows := xd.Shape().Dimensions[0]
 	cb := ConvertDType(BroadcastToDims(Reshape(c, 1, out), rows, out), dt)
-	baseD := Einsum("ni,oi->no", xd, ConvertDType(w, dt))
+	baseD := Contract("ni,oi->no", xd, ConvertDType(w, dt))
 	extra := Add(Mul(Sub(cb, OnesLike(cb)), baseD), MulScalar(Mul(cb, loraOut), s))
 	return Add(y, Reshape(extra, outDims...))
 }

@@ -24,13 +24,13 @@ func Attention(q, k, v, mask *Node) *Node {
 		k = Reshape(BroadcastToDims(InsertAxes(k, 2), b, kvh, rep, sk, d), b, h, sk, d)
 		v = Reshape(BroadcastToDims(InsertAxes(v, 2), b, kvh, rep, sk, d), b, h, sk, d)
 	}
-	scores := Einsum("bhqd,bhkd->bhqk", ConvertDType(q, dtypes.Float32), ConvertDType(k, dtypes.Float32))
+	scores := Contract("bhqd,bhkd->bhqk", ConvertDType(q, dtypes.Float32), ConvertDType(k, dtypes.Float32))
 	scores = MulScalar(scores, 1/math.Sqrt(float64(d)))
 	g := q.Graph()
 	negInf := BroadcastToDims(Scalar(g, dtypes.Float32, -1e30), scores.Shape().Dimensions...)
 	scores = Where(BroadcastToDims(mask, scores.Shape().Dimensions...), scores, negInf)
 	probs := Softmax(scores, -1)
-	return Einsum("bhqk,bhkd->bhqd", ConvertDType(probs, dt), v)
+	return Contract("bhqk,bhkd->bhqd", ConvertDType(probs, dt), v)
 }
 
 // CausalAttention is a decoder's self-attention over right-padded batches.

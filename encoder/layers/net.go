@@ -50,7 +50,7 @@ func (n *Net) PlainLinear(x *Node, name string, bias bool) *Node {
 	w := n.Weight(g, name+".weight")
 	dims := x.Shape().Dimensions
 	out := w.Shape().Dimensions[0]
-	y := Einsum("ni,oi->no", Reshape(x, -1, dims[len(dims)-1]), w)
+	y := Contract("ni,oi->no", Reshape(x, -1, dims[len(dims)-1]), w)
 	y = Reshape(y, append(append([]int{}, dims[:len(dims)-1]...), out)...)
 	if bias {
 		b := n.Weight(g, name+".bias")

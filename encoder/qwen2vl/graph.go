@@ -36,13 +36,13 @@ func (n *net) visionTower(pixels, rowCol, blockIndex, blockSlot *Node) *Node {
 
 	// The Conv3d with kernel = stride is a matmul over flattened patches.
 	w := Reshape(n.Weight(g, "visual.patch_embed.proj.weight"), e, cfg.PatchDim())
-	x := Einsum("np,ep->ne", ConvertDType(pixels, w.DType()), w)
+	x := layers.Contract("np,ep->ne", ConvertDType(pixels, w.DType()), w)
 
 	// 2-D rotary: the first half of the rotary frequencies follow the row,
 	// the second half the column; then duplicated for rotate_half.
 	freq := layers.InvFreq(g, hd/2, 10000) // [hd/4]
 	pos := ConvertDType(rowCol, dtypes.Float32)
-	angles := Reshape(Einsum("np,f->npf", pos, freq), np, hd/2)
+	angles := Reshape(layers.Contract("np,f->npf", pos, freq), np, hd/2)
 	angles = Concatenate([]*Node{angles, angles}, -1) // [N, hd]
 	cos := Reshape(Cos(angles), 1, 1, np, hd)
 	sin := Reshape(Sin(angles), 1, 1, np, hd)
@@ -95,7 +95,7 @@ func mropeCosSin(cfg *Config, posIDs *Node) (cos, sin *Node) {
 	hd := cfg.HeadDim()
 	b, s := posIDs.Shape().Dimensions[1], posIDs.Shape().Dimensions[2]
 	freq := layers.InvFreq(g, hd, cfg.RopeTheta) // [hd/2]
-	angles := Einsum("abs,f->absf", ConvertDType(posIDs, dtypes.Float32), freq)
+	angles := layers.Contract("abs,f->absf", ConvertDType(posIDs, dtypes.Float32), freq)
 	sel := make([][]float32, 3)
 	for a := range sel {
 		sel[a] = make([]float32, hd/2)
@@ -109,7 +109,7 @@ func mropeCosSin(cfg *Config, posIDs *Node) (cos, sin *Node) {
 	}
 	// Selecting by a 0/1 mask and summing is exact: one term is the angle,
 	// the others are zero.
-	angles = Einsum("absf,af->bsf", angles, Const(g, sel))
+	angles = layers.Contract("absf,af->bsf", angles, Const(g, sel))
 	angles = Concatenate([]*Node{angles, angles}, -1) // [B, S, hd]
 	cos = Reshape(Cos(angles), b, 1, s, hd)
 	sin = Reshape(Sin(angles), b, 1, s, hd)

@@ -105,7 +105,7 @@ func FromCheckpoint(backend compute.Backend, cfg *Config, ckpt *safetensors.Chec
 	hasFused := backend.Capabilities().Operations[compute.OpTypeFusedScaledDotProductAttention]
 	switch opts.Attention {
 	case AttentionAuto:
-		m.fused = hasFused && backend.Name() != "go" && dt == dtypes.BFloat16
+		m.fused = hasFused && !layers.IsGoBackend(backend) && dt == dtypes.BFloat16
 	case AttentionFused:
 		m.fused = hasFused
 	case AttentionMasked:
