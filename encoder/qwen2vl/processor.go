@@ -600,8 +600,9 @@ func (c ImageProcessorConfig) patchifyFrames(frames [][3][]float32, height, widt
 // PreprocessVideo turns a video's frames (already sampled, in order) into
 // pixel_values_videos the way the Qwen2-VL image processor VLM2Vec uses
 // treats a video: every frame is resized to the size smart_resize gives
-// the first frame (no tiny-image rule: that is VLM2Vec's rule for still
-// images only), rescaled and normalised, and an odd frame count is padded
+// the first frame (no 56x56 tiny-image rule: that is VLM2Vec's rule for
+// still images; a frame side under 28 px makes the frame square, as the
+// vendored smart_resize does), rescaled and normalised, and an odd frame count is padded
 // by repeating the last frame up to a multiple of temporal_patch_size;
 // grid_t = frames / temporal_patch_size.
 func (p *ImageProcessor) PreprocessVideo(frames []*RGB) (*ProcessedImage, error) {
@@ -618,6 +619,13 @@ func (p *ImageProcessor) PreprocessVideo(frames []*RGB) (*ProcessedImage, error)
 	if c.DoResize {
 		var err error
 		h, w = p.squared(h, w)
+		if h < c.Factor() || w < c.Factor() {
+			// VLM2Vec's vendored smart_resize squares such sizes instead of
+			// failing (max(factor, h, w) a side); its 56x56 rule covers still
+			// images only, so frames reach this.
+			h = max(c.Factor(), h, w)
+			w = h
+		}
 		if h, w, err = SmartResize(h, w, c.Factor(), c.MinPixels, c.MaxPixels); err != nil {
 			return nil, fmt.Errorf("qwen2vl: video frame 0: %w", err)
 		}

@@ -58,15 +58,15 @@ func TestRunTinyCheckpoint(t *testing.T) {
 	}
 	s := filepath.Join("..", "..", "mmeb", "testdata", "synthetic")
 	out := t.TempDir()
-	args := []string{"--data", filepath.Join(s, "MMEB-eval") + "," + filepath.Join(s, "visdoc"),
-		"--images", filepath.Join(s, "images"), "--pages", filepath.Join(s, "visdoc-images"),
-		"--datasets", "VOC2007,MSCOCO_t2i,ViDoRe_arxivqa", "--limit", "4",
+	args := []string{"--data", filepath.Join(s, "MMEB-eval") + "," + filepath.Join(s, "visdoc") + "," + filepath.Join(s, "video"),
+		"--images", filepath.Join(s, "images"), "--pages", filepath.Join(s, "visdoc-images"), "--frames", filepath.Join(s, "frames"),
+		"--datasets", "VOC2007,MSCOCO_t2i,ViDoRe_arxivqa,HMDB51", "--limit", "4",
 		"--embedder", "encoder", "--model", model, "--backend", "go", "--batch", "4", "--out", out, "--quiet"}
 	var stdout, stderr bytes.Buffer
 	if err := run(args, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
-	for _, want := range []string{"| VOC2007 | CLS | hit@1 |", "| MSCOCO_t2i | RET | hit@1 |", "| ViDoRe_arxivqa | VDRv1 | ndcg_linear@5 |"} {
+	for _, want := range []string{"| VOC2007 | CLS | hit@1 |", "| MSCOCO_t2i | RET | hit@1 |", "| ViDoRe_arxivqa | VDRv1 | ndcg_linear@5 |", "| HMDB51 | V-CLS | hit@1 |"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
 		}
