@@ -23,4 +23,4 @@ CGO_LDFLAGS="-L$PWD/.cache/lib" go test -count=1 -tags tokenizers_native ./encod
 # has 4 CPU devices, so the data-parallel tests must run, not skip.
 bash scripts/install_xla_cpu.sh
 VLM2VEC_REQUIRE_DEVICES=4 GOMLX_BACKEND=xla:cpu PJRT_PLUGIN_LIBRARY_PATH="$PWD/.cache/xla" XLA_FLAGS=--xla_backend_optimization_level=0 \
-  go test -count=1 ./encoder/ ./encoder/backends/ ./encoder/qwen2vl/ ./gradcache/ ./loss/
+  go test -count=1 ./encoder/ ./encoder/backends/ ./encoder/layers/ ./encoder/qwen2vl/ ./gradcache/ ./loss/
