@@ -28,6 +28,7 @@ import (
 	"github.com/org/vlm2vec/encoder/peft"
 	"github.com/org/vlm2vec/encoder/qwen2vl"
 	"github.com/org/vlm2vec/encoder/tokenizer"
+	"github.com/org/vlm2vec/mmeb"
 )
 
 // Families are the model families Open knows, in detection order (a GME
@@ -116,28 +117,13 @@ func (in Input) video(n int, lim images.Limits) ([]image.Image, error) {
 }
 
 // SampleFrames picks n frames evenly, as VLM2Vec's process_video_frames
-// does: indices floor(linspace(0, len-1, n)); with fewer than n frames (or
-// n <= 0) all frames, unchanged.
+// does: indices floor(linspace(0, len-1, n)); with fewer than n frames all
+// of them, unchanged; n <= 0 keeps every frame (see mmeb.SampleFrames).
 func SampleFrames[T any](frames []T, n int) []T {
-	if n <= 0 || len(frames) <= n {
+	if n <= 0 {
 		return append([]T(nil), frames...)
 	}
-	out := make([]T, n)
-	if n == 1 {
-		out[0] = frames[0]
-		return out
-	}
-	last := float64(len(frames) - 1)
-	step := last / float64(n-1)
-	for i := range out {
-		// numpy computes start + i*step and sets the last value to stop.
-		x := float64(i) * step
-		if i == n-1 {
-			x = last
-		}
-		out[i] = frames[int(x)]
-	}
-	return out
+	return mmeb.SampleFrames(frames, n)
 }
 
 // Encoder embeds inputs with a loaded backbone. It is safe for concurrent

@@ -70,6 +70,33 @@ func inputsFor(c goldenCase) []Input {
 	return ins
 }
 
+// goldenEncoder opens (once per setting, cached in encoders) the encoder a
+// golden case was made with.
+func goldenEncoder(t *testing.T, encoders map[string]*Encoder, modelName, dtype, scheme string, adapter *string, batch int) *Encoder {
+	t.Helper()
+	key := modelName + "|" + dtype + "|" + scheme
+	opts := []Option{WithBatchSize(batch)}
+	if adapter != nil {
+		key += "|" + *adapter
+		opts = append(opts, WithAdapter(filepath.Join(goldenDir(), *adapter)))
+	}
+	if dtype == "bfloat16" {
+		opts = append(opts, WithDType(dtypes.BFloat16))
+	}
+	if scheme != "vlm2vec_1d" {
+		opts = append(opts, WithPositionScheme(qwen2vl.PositionsMRoPE))
+	}
+	enc, ok := encoders[key]
+	if !ok {
+		var err error
+		if enc, err = Open(context.Background(), filepath.Join(goldenDir(), modelName), opts...); err != nil {
+			t.Fatal(err)
+		}
+		encoders[key] = enc
+	}
+	return enc
+}
+
 // TestEndToEndMatchesTransformers starts from the raw prompt strings and
 // PNG files of each golden case and must reproduce transformers'
 // embeddings: tokenizer, image decoding, processor, batching (with our own
@@ -80,26 +107,7 @@ func TestEndToEndMatchesTransformers(t *testing.T) {
 	encoders := map[string]*Encoder{}
 	n := 0
 	for _, c := range loadCases(t) {
-		key := c.Model + "|" + c.DType + "|" + c.PositionScheme
-		opts := []Option{WithBatchSize(3)}
-		if c.Adapter != nil {
-			key += "|" + *c.Adapter
-			opts = append(opts, WithAdapter(filepath.Join(goldenDir(), *c.Adapter)))
-		}
-		if c.DType == "bfloat16" {
-			opts = append(opts, WithDType(dtypes.BFloat16))
-		}
-		if c.PositionScheme != "vlm2vec_1d" {
-			opts = append(opts, WithPositionScheme(qwen2vl.PositionsMRoPE))
-		}
-		enc, ok := encoders[key]
-		if !ok {
-			var err error
-			if enc, err = Open(ctx, filepath.Join(goldenDir(), c.Model), opts...); err != nil {
-				t.Fatal(err)
-			}
-			encoders[key] = enc
-		}
+		enc := goldenEncoder(t, encoders, c.Model, c.DType, c.PositionScheme, c.Adapter, 3)
 		got, err := enc.Embed(ctx, inputsFor(c))
 		if err != nil {
 			t.Fatalf("%s: %v", c.ID, err)

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/gomlx/compute/dtypes"
 	"github.com/org/vlm2vec/encoder/qwen2vl"
 	"github.com/org/vlm2vec/internal/testutil"
 )
@@ -83,26 +82,7 @@ func TestVideoMatchesTransformers(t *testing.T) {
 	encoders := map[string]*Encoder{}
 	n := 0
 	for _, c := range loadVideoCases(t) {
-		key := c.Model + "|" + c.DType + "|" + c.PositionScheme
-		opts := []Option{WithBatchSize(4)}
-		if c.Adapter != nil {
-			key += "|" + *c.Adapter
-			opts = append(opts, WithAdapter(filepath.Join(goldenDir(), *c.Adapter)))
-		}
-		if c.DType == "bfloat16" {
-			opts = append(opts, WithDType(dtypes.BFloat16))
-		}
-		if c.PositionScheme != "vlm2vec_1d" {
-			opts = append(opts, WithPositionScheme(qwen2vl.PositionsMRoPE))
-		}
-		enc, ok := encoders[key]
-		if !ok {
-			var err error
-			if enc, err = Open(ctx, filepath.Join(goldenDir(), c.Model), opts...); err != nil {
-				t.Fatal(err)
-			}
-			encoders[key] = enc
-		}
+		enc := goldenEncoder(t, encoders, c.Model, c.DType, c.PositionScheme, c.Adapter, 4)
 		var inputs []Input
 		for _, r := range c.Rows {
 			in := Input{Prompt: r.Text}

@@ -97,14 +97,14 @@ func LoadFrames(dir string) ([]string, error) {
 // as numpy.linspace(..., dtype=int) gives them. With fewer than n frames
 // all frames are returned unchanged: the reference only samples when it
 // has at least n (its repeat-the-last-frame branch is never reached).
-func SampleFrames(frames []string, n int) []string {
+func SampleFrames[T any](frames []T, n int) []T {
 	if n <= 0 {
 		return nil
 	}
 	if len(frames) < n {
-		return append([]string(nil), frames...)
+		return append([]T(nil), frames...)
 	}
-	out := make([]string, n)
+	out := make([]T, n)
 	if n == 1 {
 		out[0] = frames[0]
 		return out
