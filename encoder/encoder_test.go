@@ -97,6 +97,23 @@ func goldenEncoder(t *testing.T, encoders map[string]*Encoder, modelName, dtype,
 	return enc
 }
 
+// checkEmbeddings compares a golden case's embeddings: 1e-4 relative in
+// f32, cosine 0.999 in bf16.
+func checkEmbeddings(t *testing.T, id, dtype string, got [][]float32, want [][]float64) {
+	t.Helper()
+	for r, w := range want {
+		if dtype == "bfloat16" {
+			if cos := testutil.Cosine(got[r], w); cos < 0.999 {
+				t.Errorf("%s row %d: bf16 cosine %.6f", id, r, cos)
+			}
+			continue
+		}
+		if e := testutil.MaxRelErr(got[r], w); e > 1e-4 {
+			t.Errorf("%s row %d: rel err %.3g > 1e-4", id, r, e)
+		}
+	}
+}
+
 // TestEndToEndMatchesTransformers starts from the raw prompt strings and
 // PNG files of each golden case and must reproduce transformers'
 // embeddings: tokenizer, image decoding, processor, batching (with our own
@@ -112,17 +129,7 @@ func TestEndToEndMatchesTransformers(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.ID, err)
 		}
-		for r, want := range c.Embedding {
-			if c.DType == "bfloat16" {
-				if cos := testutil.Cosine(got[r], want); cos < 0.999 {
-					t.Errorf("%s row %d: bf16 cosine %.6f", c.ID, r, cos)
-				}
-				continue
-			}
-			if e := testutil.MaxRelErr(got[r], want); e > 1e-4 {
-				t.Errorf("%s row %d: rel err %.3g > 1e-4", c.ID, r, e)
-			}
-		}
+		checkEmbeddings(t, c.ID, c.DType, got, c.Embedding)
 		n++
 	}
 	if n < 30 {

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/org/vlm2vec/encoder/qwen2vl"
-	"github.com/org/vlm2vec/internal/testutil"
 )
 
 // The video goldens come from scripts/goldens/qwen2vl/make_video_goldens.py
@@ -140,17 +139,7 @@ func TestVideoMatchesTransformers(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.ID, err)
 		}
-		for r, want := range c.Embedding {
-			if c.DType == "bfloat16" {
-				if cos := testutil.Cosine(got[r], want); cos < 0.999 {
-					t.Errorf("%s row %d: bf16 cosine %.6f", c.ID, r, cos)
-				}
-				continue
-			}
-			if e := testutil.MaxRelErr(got[r], want); e > 1e-4 {
-				t.Errorf("%s row %d: rel err %.3g > 1e-4", c.ID, r, e)
-			}
-		}
+		checkEmbeddings(t, c.ID, c.DType, got, c.Embedding)
 		n++
 	}
 	if n < 20 {
