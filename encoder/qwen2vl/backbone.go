@@ -71,8 +71,12 @@ func (f Family) Open(ctx context.Context, dir string, o family.Options) (family.
 	if err != nil {
 		return nil, err
 	}
-	if o.MinPixels > 0 {
+	switch {
+	case o.MinPixels > 0:
 		pcfg.MinPixels, pcfg.MaxPixels = o.MinPixels, o.MaxPixels
+	case f.gme:
+		// GME's inference code overrides the checkpoint's budget.
+		pcfg.MinPixels, pcfg.MaxPixels = GMEMinPixels, GMEMaxPixels
 	}
 	vc := m.Config.VisionConfig
 	if pcfg.PatchSize != vc.PatchSize || pcfg.MergeSize != vc.SpatialMergeSize || pcfg.TemporalPatchSize != vc.TemporalPatchSize {
@@ -108,11 +112,6 @@ func (f Family) Open(ctx context.Context, dir string, o family.Options) (family.
 const (
 	imageToken = "<|image_pad|>"
 	videoToken = "<|video_pad|>"
-	// gmeVisual is how GME writes an image into its prompt.
-	gmeVisual = "<|vision_start|><|image_pad|><|vision_end|>"
-	// GMEDefaultInstruction is GME's system prompt when a query has no
-	// instruction, and for every document.
-	GMEDefaultInstruction = "You are a helpful assistant."
 )
 
 // Backbone is a loaded Qwen2-VL (or GME) model with its tokenizer and
@@ -174,47 +173,6 @@ func (b *Backbone) Render(r family.Request) (string, error) {
 		return instruct.ProcessInputText(r.Instruction, instruct.Qwen2VL, r.Text, r.Videos > 0, r.Images > 0)
 	}
 	return "", fmt.Errorf("qwen2vl: prompt format %s is not one of Qwen2-VL's (v1, v2)", r.Format)
-}
-
-// renderGME writes GME's chat template. GME takes images only: a video
-// counts as one image (its middle frame, see Prepare), as VLM2Vec's GME
-// evaluation feeds it.
-func (b *Backbone) renderGME(r family.Request) (string, error) {
-	system, text := r.Instruction, r.Text
-	format := r.Format
-	if r.Prompt != "" {
-		// A data-format row: VLM2Vec's GME evaluation strips the image
-		// token (with its newline) and keeps the rest as the text.
-		text = strings.ReplaceAll(r.Prompt, instruct.DataImageToken+"\n", "")
-		text = strings.ReplaceAll(text, instruct.DataImageToken, "")
-		text = strings.ReplaceAll(text, instruct.DataVideoToken+" ", "")
-		text = strings.ReplaceAll(text, instruct.DataVideoToken, "")
-		system, format = "", family.FormatGME
-	}
-	switch format {
-	case family.FormatDefault, family.FormatGME:
-	case family.FormatGMEEval:
-		t, err := instruct.ProcessInputText(r.Instruction, instruct.GME, r.Text, false, false)
-		if err != nil {
-			return "", err
-		}
-		system, text = "", t
-	default:
-		return "", fmt.Errorf("qwen2vl: prompt format %s is not one of GME's (gme, gme-eval)", r.Format)
-	}
-	if system == "" && text == "" && r.Images+r.Videos == 0 && r.Prompt == "" {
-		return "", family.ErrEmptyInput
-	}
-	if system == "" {
-		system = GMEDefaultInstruction
-	}
-	var sb strings.Builder
-	sb.WriteString("<|im_start|>system\n" + system + "<|im_end|>\n<|im_start|>user\n")
-	for k := 0; k < r.Images+r.Videos; k++ {
-		sb.WriteString(gmeVisual)
-	}
-	sb.WriteString(text + "<|im_end|>\n<|im_start|>assistant\n<|endoftext|>")
-	return sb.String(), nil
 }
 
 // visual is one processed image or video of a row.
@@ -313,9 +271,14 @@ func (b *Backbone) processImage(v family.Visual) (visual, error) {
 		return visual{}, fmt.Errorf("qwen2vl: image decodes to nothing")
 	}
 	rgb := NewRGBFromImage(img)
+	var err error
 	if b.preResize > 0 {
-		var err error
 		if rgb, err = Resize(rgb, b.preResize, b.preResize, ResampleBicubic); err != nil {
+			return visual{}, err
+		}
+	}
+	if b.gme {
+		if rgb, err = b.gmeFetch(rgb); err != nil {
 			return visual{}, err
 		}
 	}
