@@ -19,37 +19,18 @@ import (
 // Every step reproduces the reference's arithmetic, so pixel_values come out
 // bit for bit equal (see processor_test.go and docs/qwen2vl-processor.md).
 
-// Resample is a Pillow resampling filter, numbered as PIL.Image.Resampling
-// (and as "resample" in preprocessor_config.json).
-type Resample int
+// Resample is a Pillow resampling filter (package images).
+type Resample = images.Resample
 
 // Pillow's filter numbers.
 const (
-	ResampleNearest  Resample = 0
-	ResampleLanczos  Resample = 1
-	ResampleBilinear Resample = 2
-	ResampleBicubic  Resample = 3
-	ResampleBox      Resample = 4
-	ResampleHamming  Resample = 5
+	ResampleNearest  = images.ResampleNearest
+	ResampleLanczos  = images.ResampleLanczos
+	ResampleBilinear = images.ResampleBilinear
+	ResampleBicubic  = images.ResampleBicubic
+	ResampleBox      = images.ResampleBox
+	ResampleHamming  = images.ResampleHamming
 )
-
-func (r Resample) String() string {
-	switch r {
-	case ResampleNearest:
-		return "nearest"
-	case ResampleLanczos:
-		return "lanczos"
-	case ResampleBilinear:
-		return "bilinear"
-	case ResampleBicubic:
-		return "bicubic"
-	case ResampleBox:
-		return "box"
-	case ResampleHamming:
-		return "hamming"
-	}
-	return fmt.Sprintf("resample(%d)", int(r))
-}
 
 // Defaults of transformers' Qwen2VLImageProcessor, used for every field a
 // preprocessor_config.json leaves out (the real Qwen2-VL-*-Instruct files
@@ -140,7 +121,7 @@ func (c ImageProcessorConfig) Validate() error {
 			return fmt.Errorf("qwen2vl: image_mean/image_std must be finite with std != 0, got %v / %v", c.ImageMean, c.ImageStd)
 		}
 	}
-	if _, err := filterFor(c.Resample); err != nil {
+	if err := c.Resample.Validate(); err != nil {
 		return err
 	}
 	return nil
@@ -651,29 +632,12 @@ func (p *ImageProcessor) PreprocessVideo(frames []*RGB) (*ProcessedImage, error)
 	return c.patchifyFrames(planes, h, w), nil
 }
 
-// RGB is a packed 8-bit RGB image, row-major, 3 bytes per pixel: the layout
-// of a Pillow "RGB" image's bands (and of the numpy array the reference
-// processes).
-type RGB struct {
-	Width, Height int
-	Pix           []uint8
-}
+// RGB is a packed 8-bit RGB image (package images).
+type RGB = images.RGB
 
 // NewRGB allocates a black w x h image.
-func NewRGB(w, h int) *RGB { return &RGB{Width: w, Height: h, Pix: make([]uint8, 3*w*h)} }
+func NewRGB(w, h int) *RGB { return images.NewRGB(w, h) }
 
 // NewRGBFromImage copies img into packed RGB with Pillow convert("RGB")
-// semantics, as package images defines them (alpha dropped, not
-// composited; grayscale replicated; palettes looked up).
-func NewRGBFromImage(img image.Image) *RGB {
-	rgba := images.ToRGB(img)
-	w, h := rgba.Rect.Dx(), rgba.Rect.Dy()
-	out := NewRGB(w, h)
-	for y := 0; y < h; y++ {
-		row := rgba.Pix[y*rgba.Stride:]
-		for x := 0; x < w; x++ {
-			copy(out.Pix[3*(y*w+x):3*(y*w+x)+3], row[4*x:4*x+3])
-		}
-	}
-	return out
-}
+// semantics.
+func NewRGBFromImage(img image.Image) *RGB { return images.NewRGBFromImage(img) }

@@ -19,6 +19,8 @@
 #   SKIP_PROFILE=1  leave out the CPU profile
 #   ONLY         row names to (re)run, keeping the other rows' results, e.g.
 #                ONLY="embed_2b-slice_image_bf16 step_gradcache_16_gogc10_ballast profile"
+#   OUT_MD       the report to write (docs/BENCHMARKS.md); a partial run
+#                into empty results should write elsewhere
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -213,5 +215,6 @@ go tool pprof -top -cum -nodecount=400 "$RES/encoder.test" "$RES/embed_2b_image.
 go tool pprof -top -cum -nodecount=400 "$RES/encoder.test" "$RES/embed_small_image.prof" > "$RES/pprof_cum_small.txt" 2>/dev/null || true
 fi
 
-"$PYTHON" scripts/bench/report.py "$RES" docs/BENCHMARKS.md
-echo "wrote docs/BENCHMARKS.md (raw results in $RES)" >&2
+OUT_MD=${OUT_MD:-docs/BENCHMARKS.md}
+"$PYTHON" scripts/bench/report.py "$RES" "$OUT_MD"
+echo "wrote $OUT_MD (raw results in $RES)" >&2

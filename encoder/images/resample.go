@@ -1,4 +1,4 @@
-package qwen2vl
+package images
 
 import (
 	"fmt"
@@ -120,9 +120,9 @@ func filterFor(r Resample) (resampleFilter, error) {
 	case ResampleNearest:
 		// Pillow resizes with NEAREST through its affine transform, not
 		// this convolution; no Qwen2-VL configuration uses it.
-		return resampleFilter{}, fmt.Errorf("qwen2vl: resample %v is not supported (use %v)", r, ResampleBicubic)
+		return resampleFilter{}, fmt.Errorf("images: resample %v is not supported (use %v)", r, ResampleBicubic)
 	}
-	return resampleFilter{}, fmt.Errorf("qwen2vl: unknown resample filter %d", int(r))
+	return resampleFilter{}, fmt.Errorf("images: unknown resample filter %d", int(r))
 }
 
 // resampleCoeffs are the fixed-point taps of one pass: output i reads
@@ -180,8 +180,8 @@ func precomputeCoeffs(inSize, outSize int, f resampleFilter) resampleCoeffs {
 	return c
 }
 
-// clip8 turns a fixed-point accumulator into a byte: floor, then clamp.
-func clip8(ss int32) uint8 {
+// clipFixed turns a fixed-point accumulator into a byte: floor, then clamp.
+func clipFixed(ss int32) uint8 {
 	v := ss >> resamplePrecisionBits
 	if v < 0 {
 		return 0
@@ -217,10 +217,10 @@ func Resize(src *RGB, w, h int, filter Resample) (*RGB, error) {
 // ResizeOrdered is Resize with the pass order of the given Pillow version.
 func ResizeOrdered(src *RGB, w, h int, filter Resample, order PassOrder) (*RGB, error) {
 	if src == nil || src.Width <= 0 || src.Height <= 0 || len(src.Pix) != 3*src.Width*src.Height {
-		return nil, fmt.Errorf("qwen2vl: resize of an empty or malformed image")
+		return nil, fmt.Errorf("images: resize of an empty or malformed image")
 	}
 	if w <= 0 || h <= 0 {
-		return nil, fmt.Errorf("qwen2vl: resize to %dx%d", w, h)
+		return nil, fmt.Errorf("images: resize to %dx%d", w, h)
 	}
 	f, err := filterFor(filter)
 	if err != nil {
@@ -303,7 +303,7 @@ func resampleHorizontalRows(src, out *RGB, y0, lo, hi int, c resampleCoeffs) {
 				ss1 += int32(px[3*x+1]) * kx
 				ss2 += int32(px[3*x+2]) * kx
 			}
-			dst[3*xx], dst[3*xx+1], dst[3*xx+2] = clip8(ss0), clip8(ss1), clip8(ss2)
+			dst[3*xx], dst[3*xx+1], dst[3*xx+2] = clipFixed(ss0), clipFixed(ss1), clipFixed(ss2)
 		}
 	}
 }
@@ -327,7 +327,7 @@ func resampleVerticalRows(src, out *RGB, rowOffset, lo, hi int, c resampleCoeffs
 			for y, ky := range k {
 				ss += int32(src.Pix[base+y*stride+i]) * ky
 			}
-			dst[i] = clip8(ss)
+			dst[i] = clipFixed(ss)
 		}
 	}
 }
