@@ -25,6 +25,7 @@ import (
 	_ "github.com/gomlx/compute/gobackend" // the embedded default backend
 	"github.com/org/vlm2vec/encoder/family"
 	"github.com/org/vlm2vec/encoder/images"
+	"github.com/org/vlm2vec/encoder/llavanext"
 	"github.com/org/vlm2vec/encoder/peft"
 	"github.com/org/vlm2vec/encoder/qwen2vl"
 	"github.com/org/vlm2vec/encoder/tokenizer"
@@ -33,7 +34,7 @@ import (
 
 // Families are the model families Open knows, in detection order (a GME
 // checkpoint is also a Qwen2-VL one, so GME comes first).
-var Families = []family.Family{qwen2vl.GMEFamily, qwen2vl.VLM2VecFamily}
+var Families = []family.Family{qwen2vl.GMEFamily, qwen2vl.VLM2VecFamily, llavanext.Family}
 
 // Input is one thing to embed: an instruction, an optional text, optional
 // images and an optional video. Prompt, when set, is used as the whole

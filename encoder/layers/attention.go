@@ -51,12 +51,21 @@ func (n *Net) CausalAttention(q, k, v, mask *Node) *Node {
 // CausalMask is the causal and key-padding mask [B, 1, S, S] for valid
 // [B, S] (true on real tokens); a query always sees itself, so rows of
 // padding keep a finite softmax.
-func CausalMask(valid *Node) *Node {
+func CausalMask(valid *Node) *Node { return SlidingCausalMask(valid, 0) }
+
+// SlidingCausalMask is CausalMask with a sliding window: query i sees keys
+// j with i - window < j <= i (Mistral's sliding_window); window <= 0 is no
+// window.
+func SlidingCausalMask(valid *Node, window int) *Node {
 	g := valid.Graph()
 	b, s := valid.Shape().Dimensions[0], valid.Shape().Dimensions[1]
 	qi := Iota(g, shapes.Make(dtypes.Int32, s, s), 0)
 	ki := Iota(g, shapes.Make(dtypes.Int32, s, s), 1)
-	causal := BroadcastToDims(Reshape(GreaterOrEqual(qi, ki), 1, s, s), b, s, s)
+	visible := GreaterOrEqual(qi, ki)
+	if window > 0 && window < s {
+		visible = LogicalAnd(visible, LessThan(Sub(qi, ki), Scalar(g, dtypes.Int32, window)))
+	}
+	causal := BroadcastToDims(Reshape(visible, 1, s, s), b, s, s)
 	keyOK := BroadcastToDims(Reshape(valid, b, 1, s), b, s, s)
 	self := BroadcastToDims(Reshape(Equal(qi, ki), 1, s, s), b, s, s)
 	return Reshape(LogicalOr(LogicalAnd(causal, keyOK), self), b, 1, s, s)

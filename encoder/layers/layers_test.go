@@ -256,3 +256,25 @@ func TestSwiGLUAndActivations(t *testing.T) {
 	near(t, "gelu", run(t, s, func(_ *Net, in []*Node) *Node { return GELUErf(in[0]) }, x), gelu, 1e-6)
 	near(t, "quick_gelu", run(t, s, func(_ *Net, in []*Node) *Node { return QuickGELU(in[0]) }, x), quick, 1e-6)
 }
+
+// TestSlidingCausalMask: query i sees keys j with i-window < j <= i that
+// are real tokens (and always itself); window 0 is plain causal.
+func TestSlidingCausalMask(t *testing.T) {
+	valid := [][]bool{{true, true, true, true, true, false}}
+	for _, window := range []int{0, 2, 6} {
+		got := run(t, model.NewStore(), func(n *Net, in []*Node) *Node {
+			return ConvertDType(SlidingCausalMask(in[0], window), dtypes.Float32)
+		}, valid)
+		for i := 0; i < 6; i++ {
+			for j := 0; j < 6; j++ {
+				want := j <= i && j < 5 && (window == 0 || i-j < window)
+				if i == j {
+					want = true
+				}
+				if (got[i*6+j] == 1) != want {
+					t.Errorf("window %d: query %d key %d visible=%v", window, i, j, got[i*6+j] == 1)
+				}
+			}
+		}
+	}
+}

@@ -492,35 +492,12 @@ func (p *ImageProcessor) resize(src *RGB) (*RGB, error) {
 	return ResizeOrdered(src, w, h, c.Resample, p.PassOrder)
 }
 
-// normalizedPlanes rescales and normalises src into three float32 planes
-// (C, H, W) exactly as the reference does it: numpy multiplies the uint8
-// value by rescale_factor in float64 and casts to float32, then computes
-// (x - mean) / std in float32 with mean and std cast to float32.
+// normalizedPlanes rescales and normalises src as the reference does
+// (images.Normalize).
 func (c ImageProcessorConfig) normalizedPlanes(src *RGB) [3][]float32 {
-	var lut [3][256]float32
-	var mean, std [3]float32
-	for ch := 0; ch < 3; ch++ {
-		mean[ch], std[ch] = float32(c.ImageMean[ch]), float32(c.ImageStd[ch])
-		for v := 0; v < 256; v++ {
-			x := float32(v)
-			if c.DoRescale {
-				x = float32(float64(v) * c.RescaleFactor)
-			}
-			if c.DoNormalize {
-				x = (x - mean[ch]) / std[ch]
-			}
-			lut[ch][v] = x
-		}
-	}
-	n := src.Width * src.Height
-	var planes [3][]float32
-	for ch := 0; ch < 3; ch++ {
-		planes[ch] = make([]float32, n)
-		for i := 0; i < n; i++ {
-			planes[ch][i] = lut[ch][src.Pix[3*i+ch]]
-		}
-	}
-	return planes
+	return images.Normalize(src, images.Normalization{
+		Rescale: c.DoRescale, RescaleFactor: c.RescaleFactor, Normalize: c.DoNormalize, Mean: c.ImageMean, Std: c.ImageStd,
+	})
 }
 
 // patchify flattens the normalised image into pixel_values: a still image
