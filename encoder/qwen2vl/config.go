@@ -16,6 +16,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/org/vlm2vec/encoder/family"
 )
 
 // VisionConfig mirrors config.json's "vision_config".
@@ -82,22 +84,15 @@ func (c *Config) PatchDim() int {
 	return v.InChannels * v.TemporalPatchSize * v.PatchSize * v.PatchSize
 }
 
-// knownFields are config.json keys that carry no information for the
-// embedding graph (generation, tokenizer and bookkeeping settings that every
-// Hugging Face config has). Anything neither here nor in Config is reported:
-// a field we do not understand could change the architecture.
+// knownFields are Qwen2-VL config.json keys that carry nothing for the
+// embedding graph, beyond family.PretrainedConfigFields. Anything else not
+// in Config is reported: a field we do not understand could change the
+// architecture.
 var knownFields = map[string]bool{
-	"architectures": true, "attention_dropout": true, "bos_token_id": true, "eos_token_id": true,
-	"pad_token_id": true, "initializer_range": true, "max_window_layers": true, "sliding_window": true,
-	"use_sliding_window": true, "use_cache": true, "transformers_version": true, "_name_or_path": true,
-	"output_attentions": true, "output_hidden_states": true, "return_dict": true, "torchscript": true,
-	"is_encoder_decoder": true, "tie_encoder_decoder": true, "text_config": true, "layer_types": true,
-	"_attn_implementation_autoset": true, "attn_implementation": true, "dtype": true, "id2label": true, "label2id": true,
-	"problem_type": true, "add_cross_attention": true, "chunk_size_feed_forward": true,
-	"pruned_heads": true, "tf_legacy_loss": true, "use_bfloat16": true, "prefix": true,
-	"task_specific_params": true, "finetuning_task": true, "tokenizer_class": true,
-	"cross_attention_hidden_size": true, "is_decoder": true,
+	"max_window_layers": true, "sliding_window": true, "use_sliding_window": true, "text_config": true, "layer_types": true,
 }
+
+func known(k string) bool { return knownFields[k] || family.PretrainedConfigFields[k] }
 
 var knownVisionFields = map[string]bool{
 	"model_type": true, "initializer_range": true, "_name_or_path": true, "torch_dtype": true, "dtype": true,
@@ -142,10 +137,10 @@ func ParseConfig(data []byte, allowUnknown bool) (*Config, error) {
 }
 
 func unknownKeys(raw map[string]json.RawMessage, c *Config) error {
-	top := jsonFieldNames(c)
+	top := family.JSONFieldNames(c)
 	var unknown []string
 	for k := range raw {
-		if !top[k] && !knownFields[k] {
+		if !top[k] && !known(k) {
 			unknown = append(unknown, k)
 		}
 	}
@@ -154,9 +149,9 @@ func unknownKeys(raw map[string]json.RawMessage, c *Config) error {
 		if err := json.Unmarshal(vc, &vraw); err != nil {
 			return fmt.Errorf("qwen2vl: config.json vision_config: %w", err)
 		}
-		vf := jsonFieldNames(&c.VisionConfig)
+		vf := family.JSONFieldNames(&c.VisionConfig)
 		for k := range vraw {
-			if !vf[k] && !knownVisionFields[k] && !knownFields[k] {
+			if !vf[k] && !knownVisionFields[k] && !known(k) {
 				unknown = append(unknown, "vision_config."+k)
 			}
 		}
@@ -224,16 +219,4 @@ func (c *Config) validate() error {
 		return fmt.Errorf("qwen2vl: invalid config.json: %s", strings.Join(errs, "; "))
 	}
 	return nil
-}
-
-// jsonFieldNames lists the json tags of a struct's fields.
-func jsonFieldNames(v any) map[string]bool {
-	out := map[string]bool{}
-	data, _ := json.Marshal(v)
-	var m map[string]json.RawMessage
-	_ = json.Unmarshal(data, &m)
-	for k := range m {
-		out[k] = true
-	}
-	return out
 }
