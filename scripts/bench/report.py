@@ -151,6 +151,8 @@ def main():
     w("run in the same invocation on the same CPU, alternating within each row; every row runs twice and each")
     w("side's faster round is reported, because this shared VM's speed drifts (up to 2x for minutes, with no")
     w("process of ours and no steal time to show for it).")
+    w("Same-machine before/after comparisons of individual changes are in [BENCHMARKS-AB.md](BENCHMARKS-AB.md)")
+    w("(hand-written, one section per change; this page is regenerated).")
     w("")
     w("## Machine and software")
     w("")
