@@ -42,7 +42,7 @@ type flags struct {
 
 func parse() *flags {
 	f := &flags{}
-	flag.StringVar(&f.modelName, "model_name", "encoder/qwen2vl/testdata/tiny-a", "base checkpoint directory (Qwen2-VL)")
+	flag.StringVar(&f.modelName, "model_name", "encoder/qwen2vl/testdata/tiny-a", "base checkpoint directory (any family the encoder knows: Qwen2-VL, GME, LLaVA-NeXT)")
 	flag.StringVar(&f.outputDir, "output_dir", "", "checkpoints, metrics.jsonl, loss.png and the final adapter go here (required)")
 	flag.StringVar(&f.datasetDir, "dataset_dir", "", "MMEB-train data: <dir>/<Subset>.jsonl or <dir>/<Subset>/*.parquet")
 	flag.StringVar(&f.imageDir, "image_dir", "", "root of relative image paths (default: the dataset directory)")
