@@ -122,3 +122,38 @@ func ptrOr(s *string) string {
 	}
 	return *s
 }
+
+// TestLLaVANextGoTrainedAdapterInPEFT: an adapter examples/train_lora wrote
+// for tiny-llava loads in Python PEFT and gives there the embeddings it
+// gives here (scripts/goldens/llavanext/peft_roundtrip.py; 1e-4 relative).
+func TestLLaVANextGoTrainedAdapterInPEFT(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(llavaDir, "go_adapter_goldens.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Rows      []llavaRow  `json:"rows"`
+		Embedding [][]float64 `json:"embedding"`
+	}
+	if err := json.Unmarshal(raw, &g); err != nil {
+		t.Fatal(err)
+	}
+	enc, err := Open(context.Background(), filepath.Join(llavaDir, "tiny-llava"), WithAdapter(filepath.Join(llavaDir, "tiny-llava-go-dora")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	var inputs []Input
+	for _, r := range g.Rows {
+		in := Input{Prompt: r.Text}
+		if len(r.Images) > 0 {
+			in.ImagePath = filepath.Join(llavaDir, "images", r.Images[0])
+		}
+		inputs = append(inputs, in)
+	}
+	got, err := enc.Embed(context.Background(), inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEmbeddings(t, "go-trained adapter", "float32", got, g.Embedding)
+}
