@@ -97,6 +97,27 @@ func goldenEncoder(t *testing.T, encoders map[string]*Encoder, modelName, dtype,
 	return enc
 }
 
+// checkTokenIDs compares a batch's real tokens (valid, right-padded) with
+// the reference's unpadded token ids, row by row.
+func checkTokenIDs(t *testing.T, id string, ids [][]int32, valid [][]bool, want [][]int) {
+	t.Helper()
+	for r, w := range want {
+		n := 0
+		for k, v := range valid[r] {
+			if !v {
+				continue
+			}
+			if k >= len(w) || int(ids[r][k]) != w[k] {
+				t.Fatalf("%s row %d: token %d differs from the reference (%d tokens there)", id, r, k, len(w))
+			}
+			n++
+		}
+		if n != len(w) {
+			t.Fatalf("%s row %d: %d tokens, reference %d", id, r, n, len(w))
+		}
+	}
+}
+
 // checkEmbeddings compares a golden case's embeddings: 1e-4 relative in
 // f32, cosine 0.999 in bf16.
 func checkEmbeddings(t *testing.T, id, dtype string, got [][]float32, want [][]float64) {

@@ -120,24 +120,14 @@ func TestGMEMatchesReference(t *testing.T) {
 			t.Fatalf("%s: %v", c.ID, err)
 		}
 		qb := batch.(*qwen2vl.Batch)
-		for r, want := range c.InputIDs {
-			n := 0
+		checkTokenIDs(t, c.ID, qb.IDs, qb.Valid, c.InputIDs)
+		for r := range c.InputIDs {
 			for k, v := range qb.Valid[r] {
-				if !v {
-					continue
-				}
-				if k >= len(want) || int(qb.IDs[r][k]) != want[k] {
-					t.Fatalf("%s row %d: token %d differs from the reference (%d tokens there)", c.ID, r, k, len(want))
-				}
-				for a := 0; a < 3; a++ {
+				for a := 0; v && a < 3; a++ {
 					if int(qb.Positions[a][r][k]) != k {
 						t.Fatalf("%s row %d: position axis %d at token %d is %d, want 1-D %d", c.ID, r, a, k, qb.Positions[a][r][k], k)
 					}
 				}
-				n++
-			}
-			if n != len(want) {
-				t.Fatalf("%s row %d: %d tokens, reference %d", c.ID, r, n, len(want))
 			}
 		}
 		got, err := enc.Embed(ctx, inputs)

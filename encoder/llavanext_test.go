@@ -94,20 +94,7 @@ func TestLLaVANextMatchesTransformers(t *testing.T) {
 			t.Fatalf("%s: %v", c.ID, err)
 		}
 		lb := batch.(*llavanext.Batch)
-		for r, want := range c.InputIDs {
-			n := 0
-			for k, v := range lb.Valid[r] {
-				if v {
-					if k >= len(want) || int(lb.IDs[r][k]) != want[k] {
-						t.Fatalf("%s row %d: token %d differs from the reference", c.ID, r, k)
-					}
-					n++
-				}
-			}
-			if n != len(want) {
-				t.Fatalf("%s row %d: %d tokens, reference %d", c.ID, r, n, len(want))
-			}
-		}
+		checkTokenIDs(t, c.ID, lb.IDs, lb.Valid, c.InputIDs)
 		got, err := enc.Embed(ctx, inputs)
 		if err != nil {
 			t.Fatalf("%s: %v", c.ID, err)
