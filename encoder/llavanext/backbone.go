@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/org/vlm2vec/encoder/clip"
 	"github.com/org/vlm2vec/encoder/family"
 	"github.com/org/vlm2vec/encoder/images"
 	"github.com/org/vlm2vec/encoder/tokenizer"
@@ -246,7 +247,7 @@ func (b *Backbone) Assemble(rows []family.Row, size int) (family.Batch, error) {
 			anyVisual = true
 			first := len(batch.Crops)
 			for _, c := range v.img.Crops {
-				batch.Crops = append(batch.Crops, im2col(c, vc.NumChannels, v.img.Side, vc.PatchSize))
+				batch.Crops = append(batch.Crops, clip.Im2Col(c, vc.NumChannels, v.img.Side, vc.PatchSize))
 			}
 			feats = append(feats, packedRows(v.layout, first, g)...)
 		}
@@ -301,24 +302,6 @@ func packedRows(l Layout, first, g int) []int32 {
 			out = append(out, int32((first+crop)*g*g+(y%g)*g+x%g))
 		}
 		out = append(out, -2)
-	}
-	return out
-}
-
-// im2col lays a crop [C, side, side] out as patches [grid², C·p·p] in
-// raster order, each flattened (channel, y, x) like the Conv2d kernel.
-func im2col(crop []float32, channels, side, p int) []float32 {
-	g := side / p
-	out := make([]float32, 0, len(crop))
-	for py := 0; py < g; py++ {
-		for px := 0; px < g; px++ {
-			for c := 0; c < channels; c++ {
-				for y := 0; y < p; y++ {
-					base := c*side*side + (py*p+y)*side + px*p
-					out = append(out, crop[base:base+p]...)
-				}
-			}
-		}
 	}
 	return out
 }

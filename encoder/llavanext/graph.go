@@ -2,12 +2,12 @@ package llavanext
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/org/vlm2vec/encoder/clip"
 	"github.com/org/vlm2vec/encoder/layers"
 )
 
@@ -23,62 +23,13 @@ func newNet(scope *model.Scope, cfg *Config, dt dtypes.DType, adapter *layers.Ad
 	return &net{Net: &layers.Net{Scope: scope, DType: dt, Adapter: adapter}, cfg: cfg}
 }
 
-// visionFeatures runs crops [N, grid², channels·patch²] (each crop's patches
-// in raster order, each patch flattened as (channel, y, x)) through CLIP up
-// to the feature layer(s), drops the CLS token ("default" strategy) and
-// projects: [N·grid², hidden] in the compute dtype.
+// visionFeatures runs crops [N, grid², channels·patch²] (clip.Im2Col
+// layout) through CLIP up to the feature layer(s), drops the CLS token
+// ("default" strategy) and projects: [N·grid², hidden] in the compute dtype.
 func (n *net) visionFeatures(crops *Node) *Node {
-	g := crops.Graph()
-	v := n.cfg.VisionConfig
+	selected := clip.HiddenStates(n.Net, visionPrefix, &n.cfg.VisionConfig, crops, n.cfg.Indices())
 	nc, np := crops.Shape().Dimensions[0], crops.Shape().Dimensions[1]
-	e, nh := v.HiddenSize, v.NumAttentionHeads
-	hd := e / nh
-	dt := n.DType
-
-	// The patch Conv2d (kernel = stride, no bias) is a matmul over
-	// flattened patches.
-	w := Reshape(n.Weight(g, visionPrefix+"embeddings.patch_embedding.weight"), e, -1)
-	x := layers.Contract("npk,ek->npe", ConvertDType(crops, w.DType()), w) // [N, grid², e]
-	cls := BroadcastToDims(Reshape(n.Weight(g, visionPrefix+"embeddings.class_embedding"), 1, 1, e), nc, 1, e)
-	x = Concatenate([]*Node{cls, x}, 1)
-	pos := n.Weight(g, visionPrefix+"embeddings.position_embedding.weight") // [grid²+1, e]
-	x = Add(x, BroadcastToDims(Reshape(pos, 1, np+1, e), nc, np+1, e))
-	x = n.LayerNorm(x, visionPrefix+"pre_layrnorm", v.LayerNormEps)
-
-	want := map[int]int{} // hidden-state index -> position in the concatenation
-	for i, l := range n.cfg.Indices() {
-		want[l] = i
-	}
-	selected := make([]*Node, len(want))
-	if i, ok := want[0]; ok {
-		selected[i] = x
-	}
 	t := np + 1
-	scale := 1 / math.Sqrt(float64(hd))
-	for i := 0; i < n.cfg.featureDepth(); i++ {
-		p := fmt.Sprintf("%sencoder.layers.%d.", visionPrefix, i)
-		h := n.LayerNorm(x, p+"layer_norm1", v.LayerNormEps)
-		heads := func(name string) *Node {
-			return TransposeAllDims(Reshape(n.Linear(h, p+"self_attn."+name, true), nc, t, nh, hd), 0, 2, 1, 3)
-		}
-		q, k, vv := heads("q_proj"), heads("k_proj"), heads("v_proj")
-		scores := layers.Contract("bhqd,bhkd->bhqk", ConvertDType(q, dtypes.Float32), ConvertDType(k, dtypes.Float32))
-		probs := Softmax(MulScalar(scores, scale), -1)
-		a := layers.Contract("bhqk,bhkd->bhqd", ConvertDType(probs, dt), vv)
-		a = Reshape(TransposeAllDims(a, 0, 2, 1, 3), nc, t, e)
-		x = Add(x, n.Linear(a, p+"self_attn.out_proj", true))
-		h = n.LayerNorm(x, p+"layer_norm2", v.LayerNormEps)
-		h = n.Linear(h, p+"mlp.fc1", true)
-		if v.HiddenAct == "quick_gelu" {
-			h = layers.QuickGELU(h)
-		} else {
-			h = layers.GELUErf(h)
-		}
-		x = Add(x, n.Linear(h, p+"mlp.fc2", true))
-		if j, ok := want[i+1]; ok {
-			selected[j] = x
-		}
-	}
 	f := selected[0]
 	if len(selected) > 1 {
 		f = Concatenate(selected, -1)

@@ -57,20 +57,3 @@ func TestPackedRows(t *testing.T) {
 		}
 	}
 }
-
-func TestIm2col(t *testing.T) {
-	// 2 channels, 4x4, patches of 2: patch (0,1) channel 1 row 0 is
-	// crop[16 + 0*4 + 2 : +2].
-	crop := make([]float32, 32)
-	for i := range crop {
-		crop[i] = float32(i)
-	}
-	got := im2col(crop, 2, 4, 2)
-	patch1 := got[8:16]
-	want := []float32{2, 3, 6, 7, 18, 19, 22, 23}
-	for i := range want {
-		if patch1[i] != want[i] {
-			t.Fatalf("patch 1 = %v, want %v", patch1, want)
-		}
-	}
-}

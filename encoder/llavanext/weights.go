@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/org/vlm2vec/encoder/clip"
 	"github.com/org/vlm2vec/encoder/layers"
 )
 
@@ -48,22 +49,8 @@ func (c *Config) ExpectedWeights() map[string][]int {
 	h, hd := t.HiddenSize, t.Head()
 	q, kv := t.NumAttentionHeads*hd, t.NumKeyValueHeads*hd
 	w := map[string][]int{}
-	e, p, g := v.HiddenSize, v.PatchSize, v.Grid()
-	w[visionPrefix+"embeddings.class_embedding"] = []int{e}
-	w[visionPrefix+"embeddings.patch_embedding.weight"] = []int{e, v.NumChannels, p, p}
-	w[visionPrefix+"embeddings.position_embedding.weight"] = []int{g*g + 1, e}
-	w[visionPrefix+"pre_layrnorm.weight"], w[visionPrefix+"pre_layrnorm.bias"] = []int{e}, []int{e}
-	w[visionPrefix+"post_layernorm.weight"], w[visionPrefix+"post_layernorm.bias"] = []int{e}, []int{e}
-	for i := 0; i < v.NumHiddenLayers; i++ {
-		pre := fmt.Sprintf("%sencoder.layers.%d.", visionPrefix, i)
-		for _, m := range []string{"q_proj", "k_proj", "v_proj", "out_proj"} {
-			w[pre+"self_attn."+m+".weight"], w[pre+"self_attn."+m+".bias"] = []int{e, e}, []int{e}
-		}
-		w[pre+"layer_norm1.weight"], w[pre+"layer_norm1.bias"] = []int{e}, []int{e}
-		w[pre+"layer_norm2.weight"], w[pre+"layer_norm2.bias"] = []int{e}, []int{e}
-		w[pre+"mlp.fc1.weight"], w[pre+"mlp.fc1.bias"] = []int{v.IntermediateSize, e}, []int{v.IntermediateSize}
-		w[pre+"mlp.fc2.weight"], w[pre+"mlp.fc2.bias"] = []int{e, v.IntermediateSize}, []int{e}
-	}
+	clip.AddWeights(w, visionPrefix, v)
+	e := v.HiddenSize
 	in := e * len(c.VisionFeatureLayer)
 	w[projectorPrefix+"linear_1.weight"], w[projectorPrefix+"linear_2.weight"] = []int{h, in}, []int{h, h}
 	if c.MultimodalProjectorBias {
@@ -100,13 +87,8 @@ func (c *Config) tied() bool { return c.TieWordEmbeddings || c.TextConfig.TieWor
 // head, the pooled-output norm, and the vision layers above the feature
 // layer.
 func (c *Config) unusedWeights() map[string]bool {
-	u := map[string]bool{"lm_head.weight": true, visionPrefix + "post_layernorm.weight": true, visionPrefix + "post_layernorm.bias": true}
-	for name := range c.ExpectedWeights() {
-		var i int
-		if n, _ := fmt.Sscanf(strings.TrimPrefix(name, visionPrefix), "encoder.layers.%d.", &i); n == 1 && strings.HasPrefix(name, visionPrefix) && i >= c.featureDepth() {
-			u[name] = true
-		}
-	}
+	u := map[string]bool{"lm_head.weight": true}
+	clip.UnusedWeights(u, visionPrefix, &c.VisionConfig, c.featureDepth())
 	return u
 }
 
