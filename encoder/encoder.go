@@ -26,6 +26,7 @@ import (
 	"github.com/org/vlm2vec/encoder/family"
 	"github.com/org/vlm2vec/encoder/images"
 	"github.com/org/vlm2vec/encoder/llavanext"
+	"github.com/org/vlm2vec/encoder/phi3v"
 	"github.com/org/vlm2vec/encoder/peft"
 	"github.com/org/vlm2vec/encoder/qwen2vl"
 	"github.com/org/vlm2vec/encoder/tokenizer"
@@ -34,7 +35,7 @@ import (
 
 // Families are the model families Open knows, in detection order (a GME
 // checkpoint is also a Qwen2-VL one, so GME comes first).
-var Families = []family.Family{qwen2vl.GMEFamily, qwen2vl.VLM2VecFamily, llavanext.Family}
+var Families = []family.Family{qwen2vl.GMEFamily, qwen2vl.VLM2VecFamily, llavanext.Family, phi3v.Family}
 
 // Input is one thing to embed: an instruction, an optional text, optional
 // images and an optional video. Prompt, when set, is used as the whole
@@ -169,7 +170,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Encoder, error) {
 	m, err := fam.Open(ctx, dir, family.Options{
 		Backend: backend, DType: set.dtype, Adapter: adapter, AllowUnknownConfigFields: set.allowUnknown,
 		MaxCompiledShapes: set.maxShapes, Tokenizer: set.tok, MinPixels: set.minPixels, MaxPixels: set.maxPixels,
-		PreResize: set.preResize, Positions: set.positions,
+		PreResize: set.preResize, NumCrops: set.numCrops, Positions: set.positions,
 	})
 	if err != nil {
 		return nil, err

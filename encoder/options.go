@@ -41,6 +41,7 @@ type settings struct {
 	minPixels     int
 	maxPixels     int
 	preResize     int
+	numCrops      int
 	allowUnknown  bool
 	tok           tokenizer.Tokenizer
 	maxShapes     int
@@ -157,6 +158,19 @@ func WithPreResize(size int) Option {
 			return fmt.Errorf("encoder: pre-resize %d", size)
 		}
 		s.preResize = size
+		return nil
+	}
+}
+
+// WithNumCrops sets the HD transform's crop budget of Phi-3-V checkpoints
+// (num_crops; preprocessor_config.json's value otherwise). VLM2Vec's paper
+// models use 4, its VLM2Vec-Full demo and vLLM example 16.
+func WithNumCrops(n int) Option {
+	return func(s *settings) error {
+		if n < 1 || n > 256 {
+			return fmt.Errorf("encoder: num_crops %d outside 1..256", n)
+		}
+		s.numCrops = n
 		return nil
 	}
 }

@@ -100,6 +100,9 @@ type Options struct {
 	// MinPixels/MaxPixels (both > 0) override the processor's budget;
 	// PreResize > 0 resizes images to a square first.
 	MinPixels, MaxPixels, PreResize int
+	// NumCrops > 0 overrides an HD-transform processor's crop budget
+	// (Phi-3-V's num_crops).
+	NumCrops int
 	Positions                       PositionScheme
 }
 

@@ -38,6 +38,9 @@ func (llavaFamily) Open(ctx context.Context, dir string, o family.Options) (fami
 	if o.MinPixels > 0 {
 		return nil, fmt.Errorf("llavanext: pixel budgets (WithPixels) are Qwen2-VL's; LLaVA-NeXT tiles images by its grid pinpoints (use WithPreResize for VLM2Vec's resolutions)")
 	}
+	if o.NumCrops > 0 {
+		return nil, fmt.Errorf("llavanext: num_crops (WithNumCrops) is Phi-3-V's; LLaVA-NeXT tiles images by its grid pinpoints")
+	}
 	if o.Positions != family.Positions1D {
 		return nil, fmt.Errorf("llavanext: LLaVA-NeXT has 1-D positions only")
 	}

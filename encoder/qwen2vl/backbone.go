@@ -61,6 +61,9 @@ func (f Family) Open(ctx context.Context, dir string, o family.Options) (family.
 	if _, err := os.Stat(filepath.Join(dir, "preprocessor_config.json")); err != nil {
 		return nil, fmt.Errorf("qwen2vl: %s is not a Qwen2-VL checkpoint directory: %w", dir, err)
 	}
+	if o.NumCrops > 0 {
+		return nil, fmt.Errorf("qwen2vl: num_crops (WithNumCrops) is Phi-3-V's; Qwen2-VL sizes images by pixel budget (WithPixels)")
+	}
 	m, err := Load(o.Backend, dir, LoadOptions{
 		DType: o.DType, AllowUnknownConfigFields: o.AllowUnknownConfigFields, Adapter: o.Adapter, MaxCompiledShapes: o.MaxCompiledShapes,
 	})
