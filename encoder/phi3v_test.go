@@ -131,3 +131,42 @@ func checkPhiTokens(t *testing.T, id string, b *phi3v.Batch, want [][]int) {
 		}
 	}
 }
+
+// TestPhi3VGoTrainedAdapterInPEFT: an adapter examples/train_lora wrote for
+// tiny-phi3v loads in Python PEFT on the reference model and gives there
+// the embeddings it gives here (scripts/goldens/phi3v/peft_roundtrip.py;
+// 1e-4 relative).
+func TestPhi3VGoTrainedAdapterInPEFT(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(phiDir, "go_adapter_goldens.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Rows []struct {
+			Text   string   `json:"text"`
+			Images []string `json:"images"`
+		} `json:"rows"`
+		Embedding [][]float64 `json:"embedding"`
+	}
+	if err := json.Unmarshal(raw, &g); err != nil {
+		t.Fatal(err)
+	}
+	enc, err := Open(context.Background(), filepath.Join(phiDir, "tiny-phi3v"), WithAdapter(filepath.Join(phiDir, "tiny-phi3v-go-dora")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	var inputs []Input
+	for _, r := range g.Rows {
+		in := Input{Prompt: r.Text}
+		if len(r.Images) > 0 {
+			in.ImagePath = filepath.Join(phiDir, "images", r.Images[0])
+		}
+		inputs = append(inputs, in)
+	}
+	got, err := enc.Embed(context.Background(), inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEmbeddings(t, "go-trained adapter", "float32", got, g.Embedding)
+}

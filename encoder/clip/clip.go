@@ -7,6 +7,7 @@ package clip
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified
@@ -68,6 +69,12 @@ func AddWeights(w map[string][]int, prefix string, c *Config) {
 		w[pre+"mlp.fc1.weight"], w[pre+"mlp.fc1.bias"] = []int{c.IntermediateSize, e}, []int{c.IntermediateSize}
 		w[pre+"mlp.fc2.weight"], w[pre+"mlp.fc2.bias"] = []int{e, c.IntermediateSize}, []int{e}
 	}
+}
+
+// IsPositionTable reports whether a 2-D weight name is the tower's
+// position-embedding table (a lookup table, not a linear layer).
+func IsPositionTable(name string) bool {
+	return strings.HasSuffix(name, "embeddings.position_embedding.weight")
 }
 
 // UnusedWeights marks, in u, the tensors a reader of hidden states up to

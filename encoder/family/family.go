@@ -102,8 +102,8 @@ type Options struct {
 	MinPixels, MaxPixels, PreResize int
 	// NumCrops > 0 overrides an HD-transform processor's crop budget
 	// (Phi-3-V's num_crops).
-	NumCrops int
-	Positions                       PositionScheme
+	NumCrops  int
+	Positions PositionScheme
 }
 
 // PositionScheme selects how decoder positions are assigned in families

@@ -98,5 +98,5 @@ func (c *Config) weightSet() layers.WeightSet {
 
 // LinearModules lists the model's adaptable linear layers (module paths).
 func (c *Config) LinearModules() []string {
-	return c.weightSet().LinearModules(func(name string) bool { return name == textPrefix+"embed_tokens.weight" })
+	return c.weightSet().LinearModules(func(name string) bool { return name == textPrefix+"embed_tokens.weight" || clip.IsPositionTable(name) })
 }

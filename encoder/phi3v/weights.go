@@ -64,5 +64,5 @@ func (c *Config) weightSet(withAlias bool) layers.WeightSet {
 
 // LinearModules lists the model's adaptable linear layers (module paths).
 func (c *Config) LinearModules() []string {
-	return c.weightSet(false).LinearModules(func(name string) bool { return name == embedTokens })
+	return c.weightSet(false).LinearModules(func(name string) bool { return name == embedTokens || clip.IsPositionTable(name) })
 }

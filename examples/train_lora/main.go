@@ -35,14 +35,15 @@ import (
 type flags struct {
 	modelName, outputDir, datasetDir, imageDir, synthetic, subsets, sampler, schedule, targets, backend         string
 	lora, useDora, bf16                                                                                         bool
-	loraR, batch, qChunk, pChunk, maxSteps, warmup, saveSteps, saveLimit, limit, interleave, evalSteps, devices int
+	loraR, batch, qChunk, pChunk, maxSteps, warmup, saveSteps, saveLimit, limit, interleave, evalSteps, devices, numCrops int
 	loraAlpha, loraDropout, temperature, lr, weightDecay, maxGradNorm                                           float64
 	seed                                                                                                        uint64
 }
 
 func parse() *flags {
 	f := &flags{}
-	flag.StringVar(&f.modelName, "model_name", "encoder/qwen2vl/testdata/tiny-a", "base checkpoint directory (any family the encoder knows: Qwen2-VL, GME, LLaVA-NeXT)")
+	flag.StringVar(&f.modelName, "model_name", "encoder/qwen2vl/testdata/tiny-a", "base checkpoint directory (any family the encoder knows: Qwen2-VL, GME, LLaVA-NeXT, Phi-3.5-V)")
+	flag.IntVar(&f.numCrops, "num_crops", 0, "Phi-3.5-V HD-transform crops (0: the checkpoint's preprocessor_config.json; VLM2Vec's paper runs use 4)")
 	flag.StringVar(&f.outputDir, "output_dir", "", "checkpoints, metrics.jsonl, loss.png and the final adapter go here (required)")
 	flag.StringVar(&f.datasetDir, "dataset_dir", "", "MMEB-train data: <dir>/<Subset>.jsonl or <dir>/<Subset>/*.parquet")
 	flag.StringVar(&f.imageDir, "image_dir", "", "root of relative image paths (default: the dataset directory)")
@@ -147,6 +148,9 @@ func run(ctx context.Context, f *flags) error {
 	// computes rows [d*chunk, (d+1)*chunk) of each, as in per-device GradCache.
 	qChunk, pChunk := f.qChunk*f.devices, f.pChunk*f.devices
 	encOpts := []encoder.Option{encoder.WithBackendConfig(f.backend), encoder.WithBatchSize(max(qChunk, pChunk))}
+	if f.numCrops > 0 {
+		encOpts = append(encOpts, encoder.WithNumCrops(f.numCrops))
+	}
 	if f.bf16 {
 		encOpts = append(encOpts, encoder.WithDType(dtypes.BFloat16))
 	}

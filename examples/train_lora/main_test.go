@@ -92,3 +92,43 @@ func TestRunSyntheticLLaVANext(t *testing.T) {
 		t.Errorf("adapter has %d layers, want 8 (2 decoder layers x 4 targets)", len(a.Layers))
 	}
 }
+
+// TestRunSyntheticPhi3V: the same on a Phi-3.5-V checkpoint, LoRA on the
+// Phi-3 decoder's fused projections (qkv_proj, gate_up_proj) and the
+// others, one crop per image to keep it short.
+func TestRunSyntheticPhi3V(t *testing.T) {
+	dir := t.TempDir()
+	f := &flags{
+		modelName: filepath.Join("..", "..", "encoder", "phi3v", "testdata", "tiny-phi3v"),
+		outputDir: filepath.Join(dir, "run"), synthetic: filepath.Join(dir, "shapes"), sampler: "v2",
+		schedule: "linear", targets: "qkv_proj,o_proj,gate_up_proj,down_proj", lora: true, useDora: true, numCrops: 1,
+		loraR: 4, loraAlpha: 16, loraDropout: 0.1, temperature: 0.02, batch: 8, qChunk: 4, pChunk: 4,
+		lr: 2e-3, warmup: 2, maxGradNorm: 1, maxSteps: 30, saveSteps: 100, saveLimit: 1, evalSteps: 30, seed: 1,
+	}
+	if err := run(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := gradcache.ReadMetrics(filepath.Join(f.outputDir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var losses []float64
+	for _, r := range recs {
+		if r.Loss > 0 {
+			losses = append(losses, r.Loss)
+		}
+	}
+	mean := func(x []float64) float64 { return (x[0] + x[1] + x[2]) / 3 }
+	first, last := mean(losses[:3]), mean(losses[len(losses)-3:])
+	t.Logf("loss %.3f -> %.3f; eval %+v -> %+v", first, last, recs[0].Eval, recs[len(recs)-1].Eval)
+	if len(losses) < 30 || !(last < 0.75*first) || !(last < math.Log(8)) {
+		t.Fatalf("mean loss of the first 3 steps %.3f, of the last 3 %.3f (%d steps): not learning", first, last, len(losses))
+	}
+	a, err := peft.Load(filepath.Join(f.outputDir, "adapter"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Layers) != 2*4 {
+		t.Errorf("adapter has %d layers, want 8 (2 decoder layers x 4 targets)", len(a.Layers))
+	}
+}
