@@ -17,12 +17,16 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/org/vlm2vec/encoder"
+	"github.com/org/vlm2vec/encoder/family"
 	"github.com/org/vlm2vec/encoder/images"
+	"github.com/org/vlm2vec/encoder/llavanext"
+	"github.com/org/vlm2vec/encoder/phi3v"
 	"github.com/org/vlm2vec/encoder/qwen2vl"
 	"github.com/org/vlm2vec/internal/testutil"
 )
@@ -77,6 +81,9 @@ func requireCheckpoint(b *testing.B, name string) string {
 // BenchmarkEmbed embeds 8 inputs (one batch of 8) per op: short
 // instruction + caption texts, or 224x224 images (64 visual tokens each)
 // with an instruction. It reports items/s and real (unpadded) tokens/s.
+// The family slices (llava-slice, phi3v-slice: LLaVA-NeXT's and
+// Phi-3.5-V's real widths, 2 decoder layers) embed the first 2 image inputs
+// per op (an image is 1176 and 757 tokens there), and all 8 texts.
 func BenchmarkEmbed(b *testing.B) {
 	ctx := context.Background()
 	type variant struct {
@@ -88,6 +95,8 @@ func BenchmarkEmbed(b *testing.B) {
 		{"2b-slice", dtypes.Float32},
 		{"2b-slice", dtypes.BFloat16},
 		{"2b", dtypes.BFloat16}, // full depth; made only for the GPU run (scripts/gpu)
+		{"llava-slice", dtypes.Float32},
+		{"phi3v-slice", dtypes.Float32},
 	}
 	for _, v := range variants {
 		dtName := "f32"
@@ -98,6 +107,9 @@ func BenchmarkEmbed(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%s/%s", v.ckpt, kind, dtName), func(b *testing.B) {
 				dir := requireCheckpoint(b, v.ckpt)
 				inputs := benchInputs(b, kind)
+				if kind == "image" && strings.HasSuffix(v.ckpt, "-slice") && v.ckpt != "2b-slice" {
+					inputs = inputs[:familyImageRows]
+				}
 				enc, err := encoder.Open(ctx, dir, encoder.WithDType(v.dt), encoder.WithBatchSize(len(inputs)))
 				if err != nil {
 					b.Fatal(err)
@@ -108,7 +120,7 @@ func BenchmarkEmbed(b *testing.B) {
 					b.Fatal(err)
 				}
 				tokens, padded := 0, 0
-				for _, row := range batch.(*qwen2vl.Batch).Valid {
+				for _, row := range batchValid(b, batch) {
 					padded += len(row)
 					for _, ok := range row {
 						if ok {
@@ -142,6 +154,23 @@ func BenchmarkEmbed(b *testing.B) {
 			})
 		}
 	}
+}
+
+// familyImageRows is how many image inputs the family slices embed per op.
+const familyImageRows = 2
+
+// batchValid is a batch's real-token mask, whatever its family.
+func batchValid(b *testing.B, batch family.Batch) [][]bool {
+	switch x := batch.(type) {
+	case *qwen2vl.Batch:
+		return x.Valid
+	case *llavanext.Batch:
+		return x.Valid
+	case *phi3v.Batch:
+		return x.Valid
+	}
+	b.Fatalf("batch of type %T", batch)
+	return nil
 }
 
 // BenchmarkEmbedStream embeds a stream of 64 inputs of varied shapes (text

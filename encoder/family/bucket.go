@@ -35,3 +35,21 @@ func Pow2Bucket(n, floor int) int {
 	}
 	return b
 }
+
+// CountBucket rounds a count of large work units (image crops of a CLIP
+// tower, each hundreds of tokens) up to 1, 2, 3, 4, 6, 8, 12, 16, 24, ...:
+// powers of two and 1.5 times them. Padding costs at most a third of the
+// work (a power-of-two bucket can double it), for twice the number of
+// distinct shapes.
+func CountBucket(n int) int {
+	b := 1
+	for {
+		if b >= n {
+			return b
+		}
+		if half := b + b/2; b >= 2 && half >= n {
+			return half
+		}
+		b *= 2
+	}
+}

@@ -26,3 +26,17 @@ func TestLengthBucket(t *testing.T) {
 		t.Errorf("%d buckets up to 256 tokens, want 15", len(buckets))
 	}
 }
+
+func TestCountBucket(t *testing.T) {
+	want := map[int]int{0: 1, 1: 1, 2: 2, 3: 3, 4: 4, 5: 6, 6: 6, 7: 8, 8: 8, 9: 12, 10: 12, 12: 12, 13: 16, 17: 24, 25: 32, 33: 48, 100: 128}
+	for n, b := range want {
+		if got := CountBucket(n); got != b {
+			t.Errorf("CountBucket(%d) = %d, want %d", n, got, b)
+		}
+	}
+	for n := 1; n < 5000; n++ {
+		if b := CountBucket(n); b < n || 3*n < 2*b && n > 2 {
+			t.Fatalf("CountBucket(%d) = %d: more than a third padding", n, b)
+		}
+	}
+}

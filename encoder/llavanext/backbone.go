@@ -210,7 +210,7 @@ func (b *Backbone) processImage(v family.Visual) (visual, error) {
 }
 
 // Assemble implements family.Model: rows right-padded to a bucketed
-// length, crops to a power of two.
+// length, crops to family.CountBucket.
 func (b *Backbone) Assemble(rows []family.Row, size int) (family.Batch, error) {
 	if size < len(rows) {
 		return nil, fmt.Errorf("llavanext: %d rows do not fit a batch of %d", len(rows), size)
@@ -274,7 +274,7 @@ func (b *Backbone) Assemble(rows []family.Row, size int) (family.Batch, error) {
 	// The newline row sits after the crops' features; FeatSrc marks it -2
 	// until the padded crop count is known.
 	n := len(batch.Crops)
-	nb := family.Pow2Bucket(n, 2)
+	nb := family.CountBucket(n)
 	for k := n; k < nb; k++ {
 		batch.Crops = append(batch.Crops, make([]float32, g*g*batch.patchDim))
 	}

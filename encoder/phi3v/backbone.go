@@ -207,7 +207,7 @@ const (
 )
 
 // Assemble implements family.Model: rows right-padded to a bucketed
-// length, crops to a power of two.
+// length, crops to family.CountBucket.
 func (b *Backbone) Assemble(rows []family.Row, size int) (family.Batch, error) {
 	if size < len(rows) {
 		return nil, fmt.Errorf("phi3v: %d rows do not fit a batch of %d", len(rows), size)
@@ -269,7 +269,7 @@ func (b *Backbone) Assemble(rows []family.Row, size int) (family.Batch, error) {
 		return batch, nil
 	}
 	n := len(batch.Crops)
-	nb := family.Pow2Bucket(n, 2)
+	nb := family.CountBucket(n)
 	for k := n; k < nb; k++ {
 		batch.Crops = append(batch.Crops, make([]float32, g*g*batch.patchDim))
 	}

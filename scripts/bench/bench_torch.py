@@ -7,7 +7,7 @@ Each call prints one JSON object on stdout. scripts/bench/run.sh calls this
 alternately with the Go benchmarks and writes docs/BENCHMARKS.md.
 
   bench_torch.py info
-  bench_torch.py embed --ckpt DIR --kind text|image [--dtype f32|bf16] [--iters N]
+  bench_torch.py embed --ckpt DIR --kind text|image [--dtype f32|bf16] [--iters N] [--rows N]
   bench_torch.py step  --ckpt DIR --batch N --mode gradcache|fullbatch [--chunk 8] [--iters N]
 
 embed: 8 inputs in one batch per iteration, end to end from decoded images:
@@ -15,6 +15,12 @@ V1 prompt, Qwen2VLImageProcessor (the PIL one, use_fast=False) per row as
 VLM2Vec's collator does, the fast (Rust) tokenizer, right padding, the inner
 Qwen2VLModel (no LM head), the final-norm hidden state of each row's last
 real token, L2-normalised.
+
+The family slices (llava-slice, phi3v-slice: config.json's model_type
+says which) run the same way through LlavaNextForConditionalGeneration's
+inner model, and through the Phi-3-V code VLM2Vec vendors ($VLM2VEC_SRC, a
+VLM2Vec checkout; Phi3VModel, Phi3VProcessor with the checkpoint's
+num_crops), each with its placeholder in the V1 prompt.
 
 step: queries = images + instruction (min/max pixels 3136/12544, so
 224x224 -> 112x112), targets = caption texts, LoRA r 8 / alpha 16 /
@@ -125,6 +131,118 @@ class Embedder:
         return emb
 
 
+class LlavaEmbedder:
+    """LLaVA-NeXT: LlavaNextProcessor per row, right padding, the inner model."""
+
+    def __init__(self, ckpt, dtype):
+        from transformers import LlavaNextForConditionalGeneration, LlavaNextProcessor
+
+        self.proc = LlavaNextProcessor.from_pretrained(ckpt)
+        self.model = LlavaNextForConditionalGeneration.from_pretrained(ckpt, torch_dtype=dtype, attn_implementation="eager").eval()
+        self.dtype = dtype
+
+    def prepare(self, rows):
+        ids, pvs, sizes = [], [], []
+        for instruction, text, img in rows:
+            prompt = v1_prompt(instruction, text, img is not None).replace(IMAGE_TOKEN, "<image>")
+            out = self.proc(text=[prompt], images=[img] if img is not None else None, return_tensors="pt")
+            ids.append(out["input_ids"][0])
+            if img is not None:
+                pvs.append(out["pixel_values"][0])
+                sizes.append(out["image_sizes"][0])
+        batch = pad_right(ids, self.proc.tokenizer.pad_token_id)
+        if pvs:
+            n = max(p.shape[0] for p in pvs)
+            pv = torch.zeros((len(pvs), n) + tuple(pvs[0].shape[1:]), dtype=self.dtype)
+            for k, p in enumerate(pvs):
+                pv[k, : p.shape[0]] = p
+            batch["pixel_values"], batch["image_sizes"] = pv, torch.stack(sizes)
+        return batch
+
+    def forward(self, batch):
+        out = self.model.model(**batch, use_cache=False, return_dict=True)
+        return pool(out.last_hidden_state, batch["attention_mask"])
+
+
+class Phi3VEmbedder:
+    """Phi-3-V: VLM2Vec's Phi3V_process_fn (processor call per row, right
+    padding), the vendored Phi3VModel."""
+
+    def __init__(self, ckpt, dtype):
+        src = os.environ.get("VLM2VEC_SRC")
+        if not src:
+            sys.exit("phi3_v rows need VLM2VEC_SRC: a checkout of TIGER-AI-Lab/VLM2Vec (the vendored Phi-3-V code)")
+        sys.path.insert(0, os.path.join(src, "src", "model", "baseline_backbone"))
+        from phi3_v import image_embedding_phi3_v as emb
+        from phi3_v.configuration_phi3_v import Phi3VConfig
+        from phi3_v.image_processing_phi3_v import Phi3VImageProcessor
+        from phi3_v.modeling_phi3_v import Phi3VForCausalLM
+        from phi3_v.processing_phi3_v import Phi3VProcessor
+        from transformers import CLIPVisionConfig
+
+        config = Phi3VConfig.from_pretrained(ckpt)
+        clip = config.img_processor.get("clip_vision_config")
+        if clip:  # a slice of CLIP ViT-L (fewer layers): what the reference hard-codes, resized
+            emb.CLIP_VIT_LARGE_PATCH14_336_CONFIG = CLIPVisionConfig(**clip)
+        config._attn_implementation = "eager"
+        self.model = Phi3VForCausalLM.from_pretrained(ckpt, config=config, torch_dtype=dtype).eval()
+        with open(os.path.join(ckpt, "preprocessor_config.json")) as f:
+            crops = json.load(f)["num_crops"]
+        self.proc = Phi3VProcessor(image_processor=Phi3VImageProcessor(num_crops=crops, num_img_tokens=144),
+                                   tokenizer=AutoTokenizer.from_pretrained(ckpt))
+        self.dtype = dtype
+
+    def prepare(self, rows):
+        ids, pvs, sizes = [], [], []
+        for instruction, text, img in rows:
+            prompt = v1_prompt(instruction, text, img is not None).replace(IMAGE_TOKEN, "<|image_1|>")
+            if img is not None:
+                out = self.proc(text=prompt, images=[img], return_tensors="pt")
+                pvs.append(out["pixel_values"].to(self.dtype))
+                sizes.append(out["image_sizes"])
+            else:
+                out = self.proc(prompt, None, return_tensors="pt")
+                pvs.append(None)
+                sizes.append(None)
+            ids.append(out["input_ids"][0])
+        batch = pad_right(ids, self.proc.tokenizer.pad_token_id)
+        if any(p is not None for p in pvs):
+            batch["pixel_values"], batch["image_sizes"] = pvs, sizes
+        else:
+            batch["pixel_values"], batch["image_sizes"] = torch.zeros(len(rows), 1), torch.ones(len(rows), 1)
+        return batch
+
+    def forward(self, batch):
+        out = self.model.model(**batch, use_cache=False, return_dict=True)
+        return pool(out.last_hidden_state, batch["attention_mask"])
+
+
+def pad_right(ids, pad_id):
+    L = max(len(x) for x in ids)
+    input_ids = torch.full((len(ids), L), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), L), dtype=torch.long)
+    for i, x in enumerate(ids):
+        input_ids[i, : len(x)] = torch.as_tensor(x)
+        mask[i, : len(x)] = 1
+    return {"input_ids": input_ids, "attention_mask": mask}
+
+
+def pool(hs, mask):
+    last = mask.sum(1) - 1
+    pooled = hs[torch.arange(hs.shape[0]), last].float()
+    return torch.nn.functional.normalize(pooled, p=2, dim=-1)
+
+
+def embedder_for(ckpt, dtype):
+    with open(os.path.join(ckpt, "config.json")) as f:
+        model_type = json.load(f).get("model_type")
+    if model_type == "llava_next":
+        return LlavaEmbedder(ckpt, dtype)
+    if model_type == "phi3_v":
+        return Phi3VEmbedder(ckpt, dtype)
+    return Embedder(ckpt, dtype)
+
+
 def cmd_info(_):
     blas = [line.strip() for line in torch.__config__.show().splitlines() if "BLAS_INFO" in line or "Math Kernel" in line or "OpenBLAS" in line]
     print(
@@ -143,8 +261,10 @@ def cmd_info(_):
 
 def cmd_embed(args):
     dtype = {"f32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
-    e = Embedder(args.ckpt, dtype)
+    e = embedder_for(args.ckpt, dtype)
     rows = load_inputs(args.kind, args.images)
+    if args.rows:
+        rows = rows[: args.rows]
     times, prep = [], []
     with torch.inference_mode():
         b = e.prepare(rows)
@@ -326,6 +446,7 @@ def main():
     p.add_argument("--kind", choices=["text", "image"], required=True)
     p.add_argument("--dtype", choices=["f32", "bf16"], default="f32")
     p.add_argument("--iters", type=int, default=5)
+    p.add_argument("--rows", type=int, default=0, help="embed only the first N inputs (0: all 8)")
     p.add_argument("--images", default=default_images)
     p = sub.add_parser("step")
     p.add_argument("--ckpt", required=True)

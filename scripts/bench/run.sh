@@ -15,6 +15,10 @@
 #   STEP_ITERS   timed steps per GradCache row (3)
 #   BATCHES      GradCache batch sizes ("16 64 256")
 #   CKPTS        embedding checkpoints ("small 2b-slice")
+#   FAMILY_CKPTS model-family slices ("llava-slice phi3v-slice"; "" for none),
+#                written by each family's golden generator into .cache/bench
+#   VLM2VEC_SRC  a TIGER-AI-Lab/VLM2Vec checkout: the phi3v-slice rows run its
+#                vendored Phi-3-V code (without it they are left out)
 #   SKIP_BF16=1  leave out the bf16 rows
 #   SKIP_PROFILE=1  leave out the CPU profile
 #   ONLY         row names to (re)run, keeping the other rows' results, e.g.
@@ -51,6 +55,18 @@ fi
 
 if [ ! -f "$BENCH/2b-slice/config.json" ] || [ ! -f "$BENCH/small/config.json" ] || [ ! -f "$BENCH/images/img7.png" ]; then
   "$PYTHON" scripts/bench/make_checkpoints.py --out "$BENCH"
+fi
+
+FAMILY_CKPTS=${FAMILY_CKPTS-llava-slice phi3v-slice}
+if [[ " $FAMILY_CKPTS " == *" phi3v-slice "* ]] && [ -z "${VLM2VEC_SRC:-}" ]; then
+  echo "run.sh: VLM2VEC_SRC unset: leaving out the phi3v-slice rows" >&2
+  FAMILY_CKPTS=${FAMILY_CKPTS//phi3v-slice/}
+fi
+if [[ " $FAMILY_CKPTS " == *" llava-slice "* ]] && [ ! -f "$BENCH/llava-slice/config.json" ]; then
+  "$PYTHON" scripts/goldens/llavanext/make_goldens.py --bench-out "$BENCH"
+fi
+if [[ " $FAMILY_CKPTS " == *" phi3v-slice "* ]] && [ ! -f "$BENCH/phi3v-slice/config.json" ]; then
+  "$PYTHON" scripts/goldens/phi3v/make_goldens.py --vlm2vec "$VLM2VEC_SRC" --bench-out "$BENCH"
 fi
 
 echo "building test binaries" >&2
@@ -131,13 +147,15 @@ ROUNDS=${ROUNDS:-2}
 sfx() { [ "$1" -eq 1 ] || printf '.%s' "$1"; }  # round 1 keeps the plain file names
 
 embed_row() { # ckpt kind dtype
-  local ck=$1 kind=$2 dt=$3 base="embed_$1_$2_$3" r s
+  local ck=$1 kind=$2 dt=$3 base="embed_$1_$2_$3" r s rows=""
   want "$base" || return 0
+  # The family slices embed 2 images per batch (familyImageRows in encoder/bench_test.go).
+  [[ " $FAMILY_CKPTS " == *" $ck "* ]] && [ "$kind" = image ] && rows="--rows 2"
   rm -f "$RES/$base".*
   for r in $(seq "$ROUNDS"); do
     s=$(sfx "$r")
     run "$base" bash -c "cd encoder && '$RES/encoder.test' -test.run '^\$' -test.bench '^BenchmarkEmbed/$ck/$kind/$dt\$' -test.benchtime ${EMBED_ITERS}x > '$RES/$base.go$s.txt' 2>&1"
-    run "$base" bash -c "'$PYTHON' scripts/bench/bench_torch.py embed --ckpt '$BENCH/$ck' --kind $kind --dtype $dt --iters $EMBED_ITERS > '$RES/$base.torch$s.json' 2> '$RES/$base.torch$s.err'"
+    run "$base" bash -c "'$PYTHON' scripts/bench/bench_torch.py embed --ckpt '$BENCH/$ck' --kind $kind --dtype $dt --iters $EMBED_ITERS $rows > '$RES/$base.torch$s.json' 2> '$RES/$base.torch$s.err'"
     run "$base" bash -c "cd encoder && $XLA_ENV '$RES/encoder.test' -test.run '^\$' -test.bench '^BenchmarkEmbed/$ck/$kind/$dt\$' -test.benchtime ${EMBED_ITERS}x > '$RES/$base.xla$s.txt' 2>&1"
   done
 }
@@ -164,6 +182,11 @@ step_row() { # mode batch [gogc [ballast MB]]; STEP_CKPT picks the checkpoint (s
 }
 
 for ck in ${CKPTS:-small 2b-slice}; do
+  for kind in text image; do
+    embed_row "$ck" "$kind" f32
+  done
+done
+for ck in $FAMILY_CKPTS; do
   for kind in text image; do
     embed_row "$ck" "$kind" f32
   done
@@ -218,3 +241,6 @@ fi
 OUT_MD=${OUT_MD:-docs/BENCHMARKS.md}
 "$PYTHON" scripts/bench/report.py "$RES" "$OUT_MD"
 echo "wrote $OUT_MD (raw results in $RES)" >&2
+FAMILY_MD=${FAMILY_MD:-docs/BENCHMARKS-FAMILIES.md}
+"$PYTHON" scripts/bench/report_families.py "$RES" "$FAMILY_MD"
+echo "wrote $FAMILY_MD" >&2

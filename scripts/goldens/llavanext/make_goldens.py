@@ -28,6 +28,9 @@ under encoder/llavanext/testdata:
 Models run in float32 with eager attention, one CPU thread.
 
     /tmp/venvllava/bin/python scripts/goldens/llavanext/make_goldens.py
+
+With --bench-out DIR it writes only the benchmark checkpoint DIR/llava-slice
+(real widths, few layers; scripts/bench/run.sh).
 """
 
 import json
@@ -405,7 +408,40 @@ def write_json(path, obj):
         f.write("\n".join(lines) + "\n")
 
 
+# The benchmark slice (scripts/bench): llava-v1.6-mistral-7b's widths and
+# geometry (CLIP ViT-L/14-336, the real pinpoints; Mistral-7B's decoder
+# widths), 2 decoder layers instead of 32 and 3 CLIP layers instead of 24
+# (feature layer -2 runs 2), the tiny tokenizer's vocabulary.
+BENCH_SLICE = dict(
+    seed=8118, vision=dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=3, num_attention_heads=16),
+    text=dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=2, num_attention_heads=32, num_key_value_heads=8,
+              head_dim=128, rope_theta=1000000.0, rms_norm_eps=1e-5, sliding_window=None),
+    pinpoints=[[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]], feature_layer=-2)
+
+
+def make_bench_slice(out):
+    path = os.path.join(out, "llava-slice")
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    tok = build_tokenizer()
+    spec = BENCH_SLICE
+    config = make_config(spec, tok)
+    config.vision_config.image_size = 336
+    config._attn_implementation = "eager"
+    torch.manual_seed(spec["seed"])
+    model = LlavaNextForConditionalGeneration(config).eval()  # transformers' own init
+    model.save_pretrained(path, safe_serialization=True)
+    ip = LlavaNextImageProcessor(size={"shortest_edge": 336}, crop_size={"height": 336, "width": 336},
+                                 image_grid_pinpoints=spec["pinpoints"], do_pad=True)
+    LlavaNextProcessor(image_processor=ip, tokenizer=tok, patch_size=14, vision_feature_select_strategy="default",
+                       num_additional_image_tokens=1, image_token="<image>").save_pretrained(path)
+    print(f"llava-slice: {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters -> {path}")
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--bench-out":
+        make_bench_slice(sys.argv[2])
+        return
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
     os.makedirs(OUT, exist_ok=True)

@@ -37,6 +37,9 @@ tiny width (in a temporary copy of the file).
 Models run in float32 with eager attention, one CPU thread.
 
     /tmp/venvphi/bin/python scripts/goldens/phi3v/make_goldens.py --vlm2vec /tmp/vlm2vec-src
+
+With --bench-out DIR it writes only the benchmark checkpoint DIR/phi3v-slice
+(real widths, few layers; scripts/bench/run.sh).
 """
 
 import argparse
@@ -435,10 +438,48 @@ def write_json(path, obj):
         f.write("\n".join(lines) + "\n")
 
 
+# The benchmark slice (scripts/bench): Phi-3.5-vision-instruct's widths
+# (decoder 3072 wide, 32 heads, MLP 8192, su scaling; CLIP ViT-L/14-336),
+# 2 decoder layers instead of 32, 3 CLIP layers instead of 24 (layer -2
+# runs 2), the tiny tokenizer's vocabulary, num_crops 4.
+BENCH_SLICE = dict(
+    seed=9229, num_crops=4,
+    vision=dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=3, num_attention_heads=16),
+    text=dict(hidden_size=3072, intermediate_size=8192, num_hidden_layers=2, num_attention_heads=32, num_key_value_heads=32,
+              rope_theta=10000.0, rms_norm_eps=1e-5, max_position_embeddings=131072,
+              original_max_position_embeddings=4096, sliding_window=262144),
+    layer_idx=-2)
+
+
+def make_bench_slice(vlm2vec, out):
+    spec = BENCH_SLICE
+    ref = load_reference(vlm2vec, spec["vision"]["hidden_size"])
+    tok = build_tokenizer()
+    path = os.path.join(out, "phi3v-slice")
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    with_clip(ref, spec)
+    config = make_config(ref, spec, tok)
+    config._attn_implementation = "eager"
+    torch.manual_seed(spec["seed"])
+    model = ref["modeling"].Phi3VForCausalLM(config).eval()  # the reference's own init
+    sd = {k: v.contiguous() for k, v in model.state_dict().items() if k != WTE}
+    torch_save_file(sd, os.path.join(path, "model.safetensors"), metadata={"format": "pt"})
+    config.auto_map = {"AutoConfig": "configuration_phi3_v.Phi3VConfig", "AutoModelForCausalLM": "modeling_phi3_v.Phi3VForCausalLM"}
+    config.torch_dtype = torch.float32
+    config.save_pretrained(path)
+    make_processor(ref, tok, spec["num_crops"]).save_pretrained(path)
+    print(f"phi3v-slice: {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters -> {path}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vlm2vec", required=True, help="a checkout of TIGER-AI-Lab/VLM2Vec (its src/ folder is read)")
+    ap.add_argument("--bench-out", help="only write the benchmark checkpoint DIR/phi3v-slice (scripts/bench)")
     args = ap.parse_args()
+    if args.bench_out:
+        make_bench_slice(args.vlm2vec, args.bench_out)
+        return
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
     os.makedirs(OUT, exist_ok=True)
