@@ -23,10 +23,9 @@ import (
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/org/vlm2vec/encoder"
+	"github.com/org/vlm2vec/encoder/clip"
 	"github.com/org/vlm2vec/encoder/family"
 	"github.com/org/vlm2vec/encoder/images"
-	"github.com/org/vlm2vec/encoder/llavanext"
-	"github.com/org/vlm2vec/encoder/phi3v"
 	"github.com/org/vlm2vec/encoder/qwen2vl"
 	"github.com/org/vlm2vec/internal/testutil"
 )
@@ -164,9 +163,7 @@ func batchValid(b *testing.B, batch family.Batch) [][]bool {
 	switch x := batch.(type) {
 	case *qwen2vl.Batch:
 		return x.Valid
-	case *llavanext.Batch:
-		return x.Valid
-	case *phi3v.Batch:
+	case *clip.Batch: // LLaVA-NeXT, Phi-3-V
 		return x.Valid
 	}
 	b.Fatalf("batch of type %T", batch)

@@ -58,6 +58,26 @@ type AdapterGraph struct {
 	hashBase map[[3]int]*Node
 }
 
+// CropSeeds derives dropout seeds [N] for rows that are parts of examples
+// (image crops through a vision tower) from the examples' seeds [B]:
+// ref [N, 2] holds each part's example and its index among that example's
+// parts. A part's seed depends only on its example's seed and its index, so
+// its masks, like an example's, do not depend on the batch or chunk it is
+// computed in; the index and a constant are mixed in so that no part
+// shares a seed with an example or another part.
+func CropSeeds(seeds, ref *Node) *Node {
+	g := seeds.Graph()
+	n := ref.Shape().Dimensions[0]
+	row := Slice(ref, AxisRange(), AxisRange(0, 1))                                           // [N, 1]
+	slot := ConvertDType(Reshape(Slice(ref, AxisRange(), AxisRange(1, 2)), n), dtypes.Uint32) // [N]
+	own := Gather(ConvertDType(seeds, dtypes.Uint32), ConvertDType(row, dtypes.Int32))        // [N]
+	u32 := func(v uint32) *Node { return BroadcastToDims(Scalar(g, dtypes.Uint32, v), n) }
+	mix := Mul(Add(slot, u32(1)), u32(0x5bd1e995))
+	h := BitwiseXor(own, mix)
+	h = BitwiseXor(h, BitwiseShiftRightLogicalScalar(h, uint32(13)))
+	return Mul(h, u32(0xc2b2ae35))
+}
+
 // Adapts reports whether the adapter has a branch on a linear module.
 func (l *AdapterGraph) Adapts(module string) bool { return l.modules[module] }
 

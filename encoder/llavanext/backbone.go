@@ -210,7 +210,8 @@ func (b *Backbone) processImage(v family.Visual) (visual, error) {
 }
 
 // Assemble implements family.Model: rows right-padded to a bucketed
-// length, crops to family.CountBucket.
+// length, crops to family.CountBucket. The visual table is every crop's
+// projected features in crop order, then image_newline.
 func (b *Backbone) Assemble(rows []family.Row, size int) (family.Batch, error) {
 	if size < len(rows) {
 		return nil, fmt.Errorf("llavanext: %d rows do not fit a batch of %d", len(rows), size)
@@ -222,7 +223,7 @@ func (b *Backbone) Assemble(rows []family.Row, size int) (family.Batch, error) {
 	s := family.LengthBucket(maxLen)
 	vc := b.Config.VisionConfig
 	g := vc.Grid()
-	batch := &Batch{grid: g, patchDim: vc.NumChannels * vc.PatchSize * vc.PatchSize}
+	batch := &Batch{Grid: g, PatchDim: vc.NumChannels * vc.PatchSize * vc.PatchSize}
 	anyVisual := false
 	for i := 0; i < size; i++ {
 		var r *row
@@ -246,10 +247,12 @@ func (b *Backbone) Assemble(rows []family.Row, size int) (family.Batch, error) {
 		}
 		// Each image's tokens, in order, read these visual-table rows.
 		var feats []int32
+		rowFirst := len(batch.Crops)
 		for _, v := range r.visuals {
 			anyVisual = true
 			first := len(batch.Crops)
 			for _, c := range v.img.Crops {
+				batch.CropRef = append(batch.CropRef, [2]int32{int32(i), int32(len(batch.Crops) - rowFirst)})
 				batch.Crops = append(batch.Crops, clip.Im2Col(c, vc.NumChannels, v.img.Side, vc.PatchSize))
 			}
 			feats = append(feats, packedRows(v.layout, first, g)...)
@@ -266,9 +269,9 @@ func (b *Backbone) Assemble(rows []family.Row, size int) (family.Batch, error) {
 		batch.FeatSrc = append(batch.FeatSrc, src)
 		batch.Pooled = append(batch.Pooled, int32(len(r.ids)-1))
 	}
-	batch.shape = fmt.Sprintf("text %dx%d", size, s)
+	batch.Name = fmt.Sprintf("text %dx%d", size, s)
 	if !anyVisual {
-		batch.Crops, batch.FeatSrc = nil, nil
+		batch.Crops, batch.FeatSrc, batch.CropRef = nil, nil, nil
 		return batch, nil
 	}
 	// The newline row sits after the crops' features; FeatSrc marks it -2
@@ -276,7 +279,8 @@ func (b *Backbone) Assemble(rows []family.Row, size int) (family.Batch, error) {
 	n := len(batch.Crops)
 	nb := family.CountBucket(n)
 	for k := n; k < nb; k++ {
-		batch.Crops = append(batch.Crops, make([]float32, g*g*batch.patchDim))
+		batch.Crops = append(batch.Crops, make([]float32, g*g*batch.PatchDim))
+		batch.CropRef = append(batch.CropRef, [2]int32{0, int32(1<<20 + k)})
 	}
 	newline := int32(nb * g * g)
 	for _, r := range batch.FeatSrc {
@@ -286,7 +290,7 @@ func (b *Backbone) Assemble(rows []family.Row, size int) (family.Batch, error) {
 			}
 		}
 	}
-	batch.shape = fmt.Sprintf("vision %dx%d crops %d", size, s, nb)
+	batch.Name = fmt.Sprintf("vision %dx%d crops %d", size, s, nb)
 	return batch, nil
 }
 

@@ -207,7 +207,8 @@ const (
 )
 
 // Assemble implements family.Model: rows right-padded to a bucketed
-// length, crops to family.CountBucket.
+// length, crops to family.CountBucket. The visual table is every crop's
+// 144 merged features in crop order, then sub_GN, then glb_GN.
 func (b *Backbone) Assemble(rows []family.Row, size int) (family.Batch, error) {
 	if size < len(rows) {
 		return nil, fmt.Errorf("phi3v: %d rows do not fit a batch of %d", len(rows), size)
@@ -219,7 +220,7 @@ func (b *Backbone) Assemble(rows []family.Row, size int) (family.Batch, error) {
 	s := family.LengthBucket(maxLen)
 	v := b.Config.Vision()
 	g := v.Grid()
-	batch := &Batch{grid: g, patchDim: v.NumChannels * v.PatchSize * v.PatchSize}
+	batch := &Batch{Grid: g, PatchDim: v.NumChannels * v.PatchSize * v.PatchSize}
 	anyImage := false
 	for i := 0; i < size; i++ {
 		var r *row
@@ -242,11 +243,12 @@ func (b *Backbone) Assemble(rows []family.Row, size int) (family.Batch, error) {
 			valid[k] = true
 		}
 		var feats []int32
+		rowFirst := len(batch.Crops)
 		for _, img := range r.images {
 			anyImage = true
 			first := len(batch.Crops)
-			batch.Crops = append(batch.Crops, clip.Im2Col(img.Global, v.NumChannels, CropSide, v.PatchSize))
-			for _, c := range img.Crops {
+			for _, c := range append([][]float32{img.Global}, img.Crops...) {
+				batch.CropRef = append(batch.CropRef, [2]int32{int32(i), int32(len(batch.Crops) - rowFirst)})
 				batch.Crops = append(batch.Crops, clip.Im2Col(c, v.NumChannels, CropSide, v.PatchSize))
 			}
 			feats = append(feats, tokenRows(img, first)...)
@@ -263,15 +265,16 @@ func (b *Backbone) Assemble(rows []family.Row, size int) (family.Batch, error) {
 		batch.FeatSrc = append(batch.FeatSrc, src)
 		batch.Pooled = append(batch.Pooled, int32(len(r.ids)-1))
 	}
-	batch.shape = fmt.Sprintf("text %dx%d", size, s)
+	batch.Name = fmt.Sprintf("text %dx%d", size, s)
 	if !anyImage {
-		batch.Crops, batch.FeatSrc = nil, nil
+		batch.Crops, batch.FeatSrc, batch.CropRef = nil, nil, nil
 		return batch, nil
 	}
 	n := len(batch.Crops)
 	nb := family.CountBucket(n)
 	for k := n; k < nb; k++ {
-		batch.Crops = append(batch.Crops, make([]float32, g*g*batch.patchDim))
+		batch.Crops = append(batch.Crops, make([]float32, g*g*batch.PatchDim))
+		batch.CropRef = append(batch.CropRef, [2]int32{0, int32(1<<20 + k)})
 	}
 	merged := int32(nb * mergedSide * mergedSide)
 	for _, r := range batch.FeatSrc {
@@ -284,7 +287,7 @@ func (b *Backbone) Assemble(rows []family.Row, size int) (family.Batch, error) {
 			}
 		}
 	}
-	batch.shape = fmt.Sprintf("vision %dx%d crops %d", size, s, nb)
+	batch.Name = fmt.Sprintf("vision %dx%d crops %d", size, s, nb)
 	return batch, nil
 }
 

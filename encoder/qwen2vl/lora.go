@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/gomlx/gomlx/ml/model"
 	"github.com/org/vlm2vec/encoder/layers"
 	"github.com/org/vlm2vec/encoder/peft"
 )
@@ -19,10 +18,7 @@ func (c *Config) LinearModules() []string {
 // from is nil, from from's values otherwise. Base weights become frozen.
 // The model must have been loaded without merging an adapter.
 func (m *Model) AttachLoRA(cfg peft.Config, from *peft.Adapter, seed uint64) error {
-	if m.adapter != nil {
-		return fmt.Errorf("qwen2vl: the model already has an adapter attached")
-	}
-	a, err := layers.AttachAdapter(m.store, cfg, from, seed, layers.AttachOptions{
+	return m.Attach(cfg, from, seed, layers.AttachOptions{
 		Modules: m.Config.LinearModules(),
 		Refuse: func(mod string) error {
 			if strings.HasPrefix(mod, visualPrefix) {
@@ -35,20 +31,4 @@ func (m *Model) AttachLoRA(cfg peft.Config, from *peft.Adapter, seed uint64) err
 		Canonical: func(mod string) string { return layers.TrimWeight(canonicalName(mod + ".weight")) },
 		Prefix:    "qwen2vl",
 	})
-	if err != nil {
-		return err
-	}
-	m.adapter = a
-	return nil
 }
-
-// Adapter reads the trained adapter back from the store, in PEFT's layout.
-func (m *Model) Adapter() (*peft.Adapter, error) {
-	if m.adapter == nil {
-		return nil, fmt.Errorf("qwen2vl: no adapter attached")
-	}
-	return m.adapter.Read(m.store)
-}
-
-// TrainableVariables lists the variables an optimizer should update.
-func (m *Model) TrainableVariables() []*model.Variable { return layers.TrainableVariables(m.store) }

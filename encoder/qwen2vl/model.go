@@ -3,7 +3,6 @@ package qwen2vl
 import (
 	"fmt"
 	"path/filepath"
-	"sync"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -19,18 +18,11 @@ import (
 // Model is a loaded Qwen2-VL backbone that computes pooled hidden states.
 // It is safe for concurrent use.
 type Model struct {
-	Config *Config
-	DType  dtypes.DType
+	*layers.Base[execKind] // weights, adapter, inference programs
+	Config                 *Config
+	DType                  dtypes.DType
 
-	backend compute.Backend
-	store   *model.Store
-
-	maxCache int
-	adapter  *layers.Adapter // trainable adapter, when attached
-	fused    bool            // decoder attention through the backend's fused op
-
-	mu    sync.Mutex
-	execs map[execKind]*model.Exec // inference programs, built on first use
+	fused bool // decoder attention through the backend's fused op
 }
 
 // execKind selects an inference program: with or without the vision tower,
@@ -101,7 +93,14 @@ func FromCheckpoint(backend compute.Backend, cfg *Config, ckpt *safetensors.Chec
 	if err := layers.LoadWeights(store, ckpt, cfg.weightSet(), dt, opts.Adapter); err != nil {
 		return nil, err
 	}
-	m := &Model{Config: cfg, DType: dt, backend: backend, store: store, maxCache: opts.MaxCompiledShapes}
+	m := &Model{Config: cfg, DType: dt}
+	m.Base = layers.NewBase("qwen2vl", backend, store, opts.MaxCompiledShapes, func(kind execKind) func(*model.Scope, []*Node) []*Node {
+		fused := m.fused && !kind.masked
+		return func(scope *model.Scope, in []*Node) []*Node {
+			emb, hidden := m.embedWith(scope, in, nil, fused)
+			return []*Node{hidden, emb}
+		}
+	})
 	hasFused := backend.Capabilities().Operations[compute.OpTypeFusedScaledDotProductAttention]
 	switch opts.Attention {
 	case AttentionAuto:
@@ -112,45 +111,7 @@ func FromCheckpoint(backend compute.Backend, cfg *Config, ckpt *safetensors.Chec
 	default:
 		return nil, fmt.Errorf("qwen2vl: unknown attention %d", opts.Attention)
 	}
-	if m.maxCache <= 0 {
-		m.maxCache = 32
-	}
-	if err := m.Refresh(); err != nil {
-		return nil, err
-	}
 	return m, nil
-}
-
-// Refresh drops the inference programs; they are rebuilt on next use. Call
-// it after weights change (a training step): on backends that fold weights
-// into inference programs as constants, programs compiled before would keep
-// the old values.
-func (m *Model) Refresh() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, e := range m.execs {
-		e.Finalize()
-	}
-	m.execs = map[execKind]*model.Exec{}
-	return nil
-}
-
-// exec returns the inference program of a kind; m.mu must be held.
-func (m *Model) exec(kind execKind) (*model.Exec, error) {
-	if e := m.execs[kind]; e != nil {
-		return e, nil
-	}
-	fused := m.fused && !kind.masked
-	e, err := model.NewExec(m.backend, m.store, func(scope *model.Scope, in []*Node) []*Node {
-		emb, hidden := m.embedWith(scope, in, nil, fused)
-		return []*Node{hidden, emb}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("qwen2vl: %w", err)
-	}
-	e.SetMaxCache(m.maxCache)
-	m.execs[kind] = e
-	return e, nil
 }
 
 // embed builds the whole forward from Batch.Inputs() nodes: 4 inputs for a
@@ -162,11 +123,7 @@ func (m *Model) embed(scope *model.Scope, in []*Node, seeds *Node) (emb, hidden 
 
 // embedWith is embed with the decoder's attention path chosen.
 func (m *Model) embedWith(scope *model.Scope, in []*Node, seeds *Node, fused bool) (emb, hidden *Node) {
-	var adapter *layers.AdapterGraph
-	if m.adapter != nil {
-		adapter = m.adapter.Graph(seeds)
-	}
-	n := newNet(scope, m.Config, m.DType, adapter, fused)
+	n := newNet(scope, m.Config, m.DType, m.AdapterGraph(seeds), fused)
 	var visual, featSrc *Node
 	if len(in) == 9 {
 		visual = n.visionTower(in[4], in[5], in[6], in[7])
@@ -188,20 +145,6 @@ func (m *Model) EmbedGraph(scope *model.Scope, inputs []*Node, dropoutSeeds *Nod
 	emb, _ := m.embed(scope, inputs, dropoutSeeds)
 	return emb
 }
-
-// SetFullFineTuning makes every weight the embedding uses trainable (the
-// reference's full fine-tuning mode, vision tower included).
-func (m *Model) SetFullFineTuning() {
-	for v := range m.store.IterVariables() {
-		v.SetTrainable(true)
-	}
-}
-
-// Store exposes the weights (for adapters and training).
-func (m *Model) Store() *model.Store { return m.store }
-
-// Backend is the compute backend the model runs on.
-func (m *Model) Backend() compute.Backend { return m.backend }
 
 // Batch is one forward pass worth of inputs, already padded.
 type Batch struct {
@@ -338,30 +281,14 @@ func flatBool(x [][]bool, rows, cols int) *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(out, rows, cols)
 }
 
-// Forward runs the batch. Graph-construction panics become errors.
-func (m *Model) Forward(b *Batch) (out *Output, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("qwen2vl: forward failed: %v", r)
-		}
-	}()
+// Forward runs the batch.
+func (m *Model) Forward(b *Batch) (*Output, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
 	}
-	args := b.Inputs()
-	m.mu.Lock()
-	exec, err := m.exec(execKind{vision: len(b.Pixels) > 0, masked: !b.RightPadded()})
-	var res []*tensors.Tensor
-	if err == nil {
-		res, err = exec.Exec(args...)
-	}
-	m.mu.Unlock()
+	hidden, emb, err := m.Run(execKind{vision: len(b.Pixels) > 0, masked: !b.RightPadded()}, b.Inputs()...)
 	if err != nil {
-		return nil, fmt.Errorf("qwen2vl: %w", err)
+		return nil, err
 	}
-	out = &Output{Hidden: res[0].Value().([][]float32), Embeddings: res[1].Value().([][]float32)}
-	for _, r := range res {
-		r.MustFinalizeAll()
-	}
-	return out, nil
+	return &Output{Hidden: hidden, Embeddings: emb}, nil
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Checks that an adapter trained in Go loads in Python PEFT and gives the
 embeddings the Go encoder gives: loads tiny-llava + testdata/tiny-llava-go-dora
-(written by examples/train_lora: DoRA r 4 on o/down/gate/up_proj, 30 steps
+(written by examples/train_lora: DoRA r 4 on q/k/v/o/down/gate/up_proj, which
+adapt the decoder and CLIP's q/k/v projections, 30 steps
 on the synthetic shapes set) with transformers + PEFT and records the
 VLM2Vec embeddings of a few inputs in testdata/go_adapter_goldens.json,
 which encoder's TestLLaVANextGoTrainedAdapterInPEFT compares against.

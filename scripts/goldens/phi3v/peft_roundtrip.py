@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Checks that an adapter trained in Go loads in Python PEFT and gives the
 embeddings the Go encoder gives: loads tiny-phi3v + testdata/tiny-phi3v-go-dora
-(written by examples/train_lora: DoRA r 4 on qkv/o/gate_up/down_proj, 30
+(written by examples/train_lora: DoRA r 4 on VLM2Vec's default targets, the
+decoder's qkv/o/gate_up/down_proj and CLIP's q/k/v/out_proj, 30
 steps on the synthetic shapes set, one crop per image) into VLM2Vec's
 vendored Phi3VForCausalLM with PEFT and records the VLM2Vec embeddings of a
 few inputs (num_crops 4, the checkpoint's) in testdata/go_adapter_goldens.json,
