@@ -114,3 +114,20 @@ func merged(ckpt *safetensors.Checkpoint, name string, l *peft.Layer, scale floa
 	}
 	return safetensors.Float32sToTensor(m, shape, dtype)
 }
+
+// LoadStore loads a checkpoint into a new store in the compute dtype dt
+// (Float32 when unset; Float32 or BFloat16), through LoadWeights, and
+// returns the dtype it resolved.
+func LoadStore(ckpt *safetensors.Checkpoint, set WeightSet, dt dtypes.DType, adapter *peft.Adapter) (*model.Store, dtypes.DType, error) {
+	if dt == dtypes.InvalidDType {
+		dt = dtypes.Float32
+	}
+	if dt != dtypes.Float32 && dt != dtypes.BFloat16 {
+		return nil, dt, fmt.Errorf("%s: dtype %s unsupported (Float32 or BFloat16)", set.Prefix, dt)
+	}
+	store := model.NewStore()
+	if err := LoadWeights(store, ckpt, set, dt, adapter); err != nil {
+		return nil, dt, err
+	}
+	return store, dt, nil
+}

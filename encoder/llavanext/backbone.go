@@ -209,95 +209,41 @@ func (b *Backbone) processImage(v family.Visual) (visual, error) {
 	return visual{img: pi, layout: ImageLayout(pi.Height, pi.Width, b.Config.ImageGridPinpoints, vc.ImageSize, vc.Grid())}, nil
 }
 
-// Assemble implements family.Model: rows right-padded to a bucketed
-// length, crops to family.CountBucket. The visual table is every crop's
-// projected features in crop order, then image_newline.
+// Assemble implements family.Model (clip.Assemble): the visual table is
+// every crop's projected features in crop order, then image_newline.
 func (b *Backbone) Assemble(rows []family.Row, size int) (family.Batch, error) {
-	if size < len(rows) {
-		return nil, fmt.Errorf("llavanext: %d rows do not fit a batch of %d", len(rows), size)
-	}
-	maxLen := 1
-	for _, r := range rows {
-		maxLen = max(maxLen, r.Len())
-	}
-	s := family.LengthBucket(maxLen)
 	vc := b.Config.VisionConfig
 	g := vc.Grid()
-	batch := &Batch{Grid: g, PatchDim: vc.NumChannels * vc.PatchSize * vc.PatchSize}
-	anyVisual := false
-	for i := 0; i < size; i++ {
-		var r *row
-		if i < len(rows) {
-			var ok bool
-			if r, ok = rows[i].(*row); !ok {
-				return nil, fmt.Errorf("llavanext: row %d was not prepared by this family (%T)", i, rows[i])
-			}
-		} else {
-			r = &row{ids: []int32{0}} // filler row: one real token
+	in := make([]clip.Row, len(rows))
+	for i, fr := range rows {
+		r, ok := fr.(*row)
+		if !ok {
+			return nil, fmt.Errorf("llavanext: row %d was not prepared by this family (%T)", i, fr)
 		}
-		ids := make([]int32, s)
-		valid := make([]bool, s)
-		src := make([]int32, s)
-		copy(ids, r.ids)
-		for k := range src {
-			src[k] = -1
-		}
-		for k := range r.ids {
-			valid[k] = true
-		}
-		// Each image's tokens, in order, read these visual-table rows.
-		var feats []int32
-		rowFirst := len(batch.Crops)
+		cr := clip.Row{IDs: r.ids, Image: make([]bool, len(r.ids))}
 		for _, v := range r.visuals {
-			anyVisual = true
-			first := len(batch.Crops)
+			cr.Feats = append(cr.Feats, packedRows(v.layout, len(cr.Crops), g)...)
 			for _, c := range v.img.Crops {
-				batch.CropRef = append(batch.CropRef, [2]int32{int32(i), int32(len(batch.Crops) - rowFirst)})
-				batch.Crops = append(batch.Crops, clip.Im2Col(c, vc.NumChannels, v.img.Side, vc.PatchSize))
+				cr.Crops = append(cr.Crops, clip.Im2Col(c, vc.NumChannels, v.img.Side, vc.PatchSize))
 			}
-			feats = append(feats, packedRows(v.layout, first, g)...)
 		}
-		fk := 0
 		for k, id := range r.ids {
-			if len(r.visuals) > 0 && int(id) == b.Config.ImageTokenIndex {
-				src[k] = feats[fk]
-				fk++
-			}
+			cr.Image[k] = len(r.visuals) > 0 && int(id) == b.Config.ImageTokenIndex
 		}
-		batch.IDs = append(batch.IDs, ids)
-		batch.Valid = append(batch.Valid, valid)
-		batch.FeatSrc = append(batch.FeatSrc, src)
-		batch.Pooled = append(batch.Pooled, int32(len(r.ids)-1))
+		in[i] = cr
 	}
-	batch.Name = fmt.Sprintf("text %dx%d", size, s)
-	if !anyVisual {
-		batch.Crops, batch.FeatSrc, batch.CropRef = nil, nil, nil
-		return batch, nil
+	filler := clip.Row{IDs: []int32{0}, Image: []bool{false}} // one real token
+	batch, err := clip.Assemble(in, size, g, vc.NumChannels*vc.PatchSize*vc.PatchSize, g*g, filler)
+	if err != nil {
+		return nil, fmt.Errorf("llavanext: %w", err)
 	}
-	// The newline row sits after the crops' features; FeatSrc marks it -2
-	// until the padded crop count is known.
-	n := len(batch.Crops)
-	nb := family.CountBucket(n)
-	for k := n; k < nb; k++ {
-		batch.Crops = append(batch.Crops, make([]float32, g*g*batch.PatchDim))
-		batch.CropRef = append(batch.CropRef, [2]int32{0, int32(1<<20 + k)})
-	}
-	newline := int32(nb * g * g)
-	for _, r := range batch.FeatSrc {
-		for k, v := range r {
-			if v == -2 {
-				r[k] = newline
-			}
-		}
-	}
-	batch.Name = fmt.Sprintf("vision %dx%d crops %d", size, s, nb)
 	return batch, nil
 }
 
-// packedRows lists, for one image laid out as l whose crops start at crop
-// index first, the visual-table row of each of its tokens in prompt order:
-// the base crop's features, then the unpadded grid row by row, each row
-// ending in the newline (marked -2).
+// packedRows lists, for one image laid out as l whose crops start at the
+// row's crop index first, the feature each of its tokens reads in prompt
+// order (clip.Row.Feats): the base crop's features, then the unpadded grid
+// row by row, each row ending in the newline (clip.Extra(0)).
 func packedRows(l Layout, first, g int) []int32 {
 	out := make([]int32, 0, l.Tokens())
 	for k := 0; k < g*g; k++ {
@@ -308,7 +254,7 @@ func packedRows(l Layout, first, g int) []int32 {
 			crop := 1 + (y/g)*l.GridCols + x/g
 			out = append(out, int32((first+crop)*g*g+(y%g)*g+x%g))
 		}
-		out = append(out, -2)
+		out = append(out, clip.Extra(0))
 	}
 	return out
 }

@@ -199,101 +199,42 @@ func (b *Backbone) processImage(v family.Visual) (*ProcessedImage, error) {
 	return b.proc.Preprocess(images.NewRGBFromImage(v.Image))
 }
 
-// Separator rows of the visual table, fixed up once the padded crop count
-// is known.
-const (
-	markSub = -2
-	markGlb = -3
+// Separator rows of the visual table, after every crop's features.
+var (
+	markSub = clip.Extra(0)
+	markGlb = clip.Extra(1)
 )
 
-// Assemble implements family.Model: rows right-padded to a bucketed
-// length, crops to family.CountBucket. The visual table is every crop's
-// 144 merged features in crop order, then sub_GN, then glb_GN.
+// Assemble implements family.Model (clip.Assemble): the visual table is
+// every crop's 144 merged features in crop order, then sub_GN, then glb_GN.
 func (b *Backbone) Assemble(rows []family.Row, size int) (family.Batch, error) {
-	if size < len(rows) {
-		return nil, fmt.Errorf("phi3v: %d rows do not fit a batch of %d", len(rows), size)
-	}
-	maxLen := 1
-	for _, r := range rows {
-		maxLen = max(maxLen, r.Len())
-	}
-	s := family.LengthBucket(maxLen)
 	v := b.Config.Vision()
-	g := v.Grid()
-	batch := &Batch{Grid: g, PatchDim: v.NumChannels * v.PatchSize * v.PatchSize}
-	anyImage := false
-	for i := 0; i < size; i++ {
-		var r *row
-		if i < len(rows) {
-			var ok bool
-			if r, ok = rows[i].(*row); !ok {
-				return nil, fmt.Errorf("phi3v: row %d was not prepared by this family (%T)", i, rows[i])
-			}
-		} else {
-			r = &row{ids: []int32{1}, isImage: []bool{false}} // filler row: a BOS
+	in := make([]clip.Row, len(rows))
+	for i, fr := range rows {
+		r, ok := fr.(*row)
+		if !ok {
+			return nil, fmt.Errorf("phi3v: row %d was not prepared by this family (%T)", i, fr)
 		}
-		ids := make([]int32, s)
-		valid := make([]bool, s)
-		src := make([]int32, s)
-		copy(ids, r.ids)
-		for k := range src {
-			src[k] = -1
-		}
-		for k := range r.ids {
-			valid[k] = true
-		}
-		var feats []int32
-		rowFirst := len(batch.Crops)
+		cr := clip.Row{IDs: r.ids, Image: r.isImage}
 		for _, img := range r.images {
-			anyImage = true
-			first := len(batch.Crops)
+			cr.Feats = append(cr.Feats, tokenRows(img, len(cr.Crops))...)
 			for _, c := range append([][]float32{img.Global}, img.Crops...) {
-				batch.CropRef = append(batch.CropRef, [2]int32{int32(i), int32(len(batch.Crops) - rowFirst)})
-				batch.Crops = append(batch.Crops, clip.Im2Col(c, v.NumChannels, CropSide, v.PatchSize))
-			}
-			feats = append(feats, tokenRows(img, first)...)
-		}
-		fk := 0
-		for k, im := range r.isImage {
-			if im {
-				src[k] = feats[fk]
-				fk++
+				cr.Crops = append(cr.Crops, clip.Im2Col(c, v.NumChannels, CropSide, v.PatchSize))
 			}
 		}
-		batch.IDs = append(batch.IDs, ids)
-		batch.Valid = append(batch.Valid, valid)
-		batch.FeatSrc = append(batch.FeatSrc, src)
-		batch.Pooled = append(batch.Pooled, int32(len(r.ids)-1))
+		in[i] = cr
 	}
-	batch.Name = fmt.Sprintf("text %dx%d", size, s)
-	if !anyImage {
-		batch.Crops, batch.FeatSrc, batch.CropRef = nil, nil, nil
-		return batch, nil
+	filler := clip.Row{IDs: []int32{1}, Image: []bool{false}} // a BOS
+	batch, err := clip.Assemble(in, size, v.Grid(), v.NumChannels*v.PatchSize*v.PatchSize, mergedSide*mergedSide, filler)
+	if err != nil {
+		return nil, fmt.Errorf("phi3v: %w", err)
 	}
-	n := len(batch.Crops)
-	nb := family.CountBucket(n)
-	for k := n; k < nb; k++ {
-		batch.Crops = append(batch.Crops, make([]float32, g*g*batch.PatchDim))
-		batch.CropRef = append(batch.CropRef, [2]int32{0, int32(1<<20 + k)})
-	}
-	merged := int32(nb * mergedSide * mergedSide)
-	for _, r := range batch.FeatSrc {
-		for k, v := range r {
-			switch v {
-			case markSub:
-				r[k] = merged
-			case markGlb:
-				r[k] = merged + 1
-			}
-		}
-	}
-	batch.Name = fmt.Sprintf("vision %dx%d crops %d", size, s, nb)
 	return batch, nil
 }
 
-// tokenRows lists, for one image whose global crop is crop index first
-// (its local crops follow), the visual-table row of each of its tokens in
-// prompt order (Phi-3-V's hd_feature_transform, "sub_glb"): the local
+// tokenRows lists, for one image whose global crop is the row's crop index
+// first (its local crops follow), the feature each of its tokens reads in
+// prompt order (clip.Row.Feats) (Phi-3-V's hd_feature_transform, "sub_glb"): the local
 // crops' merged features as one grid, row by row, each row ending in
 // sub_GN; then glb_GN; then the global crop's 12x12 features, each row
 // ending in sub_GN.

@@ -45,16 +45,9 @@ func Load(backend compute.Backend, dir string, opts LoadOptions) (*Model, error)
 		return nil, err
 	}
 	defer ckpt.Close()
-	dt := opts.DType
-	if dt == dtypes.InvalidDType {
-		dt = dtypes.Float32
-	}
-	if dt != dtypes.Float32 && dt != dtypes.BFloat16 {
-		return nil, fmt.Errorf("phi3v: dtype %s unsupported (Float32 or BFloat16)", dt)
-	}
 	_, alias := ckpt.Info(wteAlias)
-	store := model.NewStore()
-	if err := layers.LoadWeights(store, ckpt, cfg.weightSet(alias), dt, opts.Adapter); err != nil {
+	store, dt, err := layers.LoadStore(ckpt, cfg.weightSet(alias), opts.DType, opts.Adapter)
+	if err != nil {
 		return nil, err
 	}
 	m := &Model{Config: cfg, DType: dt}

@@ -82,15 +82,8 @@ func Load(backend compute.Backend, dir string, opts LoadOptions) (*Model, error)
 
 // FromCheckpoint builds a Model from a parsed config and an open checkpoint.
 func FromCheckpoint(backend compute.Backend, cfg *Config, ckpt *safetensors.Checkpoint, opts LoadOptions) (*Model, error) {
-	dt := opts.DType
-	if dt == dtypes.InvalidDType {
-		dt = dtypes.Float32
-	}
-	if dt != dtypes.Float32 && dt != dtypes.BFloat16 {
-		return nil, fmt.Errorf("qwen2vl: dtype %s unsupported (Float32 or BFloat16)", dt)
-	}
-	store := model.NewStore()
-	if err := layers.LoadWeights(store, ckpt, cfg.weightSet(), dt, opts.Adapter); err != nil {
+	store, dt, err := layers.LoadStore(ckpt, cfg.weightSet(), opts.DType, opts.Adapter)
+	if err != nil {
 		return nil, err
 	}
 	m := &Model{Config: cfg, DType: dt}
