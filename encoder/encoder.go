@@ -17,8 +17,11 @@ package encoder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
+	"math"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -64,6 +67,9 @@ type Input struct {
 func (in Input) images(lim images.Limits) ([]image.Image, error) {
 	var out []image.Image
 	add := func(img image.Image, path string) error {
+		if img != nil && isNilImage(img) {
+			return fmt.Errorf("image %d is a nil %T", len(out), img)
+		}
 		if img == nil && path != "" {
 			var err error
 			if img, err = images.DecodeFile(path, lim); err != nil {
@@ -99,11 +105,27 @@ func (in Input) imageCount() int {
 	return n
 }
 
+// isNilImage reports an image.Image interface holding a nil pointer (a
+// typed nil), which would panic on first use.
+func isNilImage(img image.Image) bool {
+	v := reflect.ValueOf(img)
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface, reflect.Func, reflect.Chan:
+		return v.IsNil()
+	}
+	return false
+}
+
 func (in Input) hasVideo() bool { return len(in.Video) > 0 || len(in.VideoPaths) > 0 }
 
 // video returns the input's sampled frames, decoding only those kept.
 func (in Input) video(n int, lim images.Limits) ([]image.Image, error) {
 	if len(in.Video) > 0 {
+		for i, f := range in.Video {
+			if f == nil || isNilImage(f) {
+				return nil, fmt.Errorf("video frame %d is nil", i)
+			}
+		}
 		return SampleFrames(in.Video, n), nil
 	}
 	paths := SampleFrames(in.VideoPaths, n)
@@ -142,6 +164,9 @@ type Encoder struct {
 // tokenizer.json and the family's processor config), choosing the model
 // family from config.json unless WithFamily names one.
 func Open(ctx context.Context, dir string, opts ...Option) (*Encoder, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	set := defaults()
 	for _, o := range opts {
 		if err := o(&set); err != nil {
@@ -229,6 +254,26 @@ func (e *Encoder) CompiledShapes() int {
 // Close releases the tokenizer's native resources, if any.
 func (e *Encoder) Close() error { return e.model.Close() }
 
+// ErrNotFinite reports an embedding with NaN or Inf values, or all zero:
+// activations overflowed (weights that are finite but huge; NaN and Inf
+// weights are refused at load).
+var ErrNotFinite = errors.New("the embedding is not finite (NaN or Inf) or is all zero: check the checkpoint's weights")
+
+var errNilContext = errors.New("encoder: nil context")
+
+// finite reports whether an embedding is usable: finite and not all zero
+// (the L2 normalisation of a zero hidden state).
+func finite(v []float32) bool {
+	nonzero := false
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return false
+		}
+		nonzero = nonzero || x != 0
+	}
+	return nonzero
+}
+
 // ErrEmptyInput reports an input with no instruction, text, prompt or image.
 var ErrEmptyInput = family.ErrEmptyInput
 
@@ -269,6 +314,9 @@ func (e *Encoder) prepare(in Input) (family.Row, error) {
 // Embed returns one L2-normalised embedding per input, in order. It stops
 // at the first bad input (the error names its index) or when ctx is done.
 func (e *Encoder) Embed(ctx context.Context, inputs []Input) ([][]float32, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	if len(inputs) == 0 {
 		return nil, nil
 	}
@@ -290,6 +338,11 @@ func (e *Encoder) Embed(ctx context.Context, inputs []Input) ([][]float32, error
 		res, err := e.run(batch)
 		if err != nil {
 			return nil, err
+		}
+		for i, v := range res.Embeddings[:end-start] {
+			if !finite(v) {
+				return nil, fmt.Errorf("encoder: input %d: %w", start+i, ErrNotFinite)
+			}
 		}
 		copy(out[start:end], res.Embeddings[:end-start])
 	}

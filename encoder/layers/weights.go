@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -60,7 +61,7 @@ func LoadWeights(store *model.Store, ckpt *safetensors.Checkpoint, set WeightSet
 	}
 	want := map[string]safetensors.Spec{}
 	for n, shape := range set.Expected {
-		want[n] = safetensors.Spec{Shape: shape, DTypes: []safetensors.DType{safetensors.F32, safetensors.BF16, safetensors.F16}}
+		want[n] = safetensors.Spec{Shape: shape, DTypes: []safetensors.DType{safetensors.F32, safetensors.BF16, safetensors.F16, safetensors.F64}}
 	}
 	if err := ckpt.ExpectAs(want, set.canonical); err != nil {
 		return fmt.Errorf("%s: %w", pre, err)
@@ -111,6 +112,11 @@ func merged(ckpt *safetensors.Checkpoint, name string, l *peft.Layer, scale floa
 	m, err := l.Merge(w, scale)
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range m {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("%s with the adapter merged: element %d: %w", name, k, safetensors.ErrNonFinite)
+		}
 	}
 	return safetensors.Float32sToTensor(m, shape, dtype)
 }

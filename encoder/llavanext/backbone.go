@@ -73,6 +73,9 @@ func (llavaFamily) Open(ctx context.Context, dir string, o family.Options) (fami
 			return nil, err
 		}
 	}
+	if err := family.CheckVocab(tok, m.Config.TextConfig.VocabSize, "llavanext"); err != nil {
+		return nil, err
+	}
 	if id, ok := tok.TokenToID(imageToken); !ok || id != m.Config.ImageTokenIndex {
 		return nil, fmt.Errorf("llavanext: tokenizer's %s is id %d (found %v), config.json says image_token_index %d", imageToken, id, ok, m.Config.ImageTokenIndex)
 	}
@@ -149,6 +152,9 @@ func (b *Backbone) Prepare(prompt string, visuals []family.Visual) (family.Row, 
 	raw, err := b.tok.Encode(prompt, true)
 	if err != nil {
 		return nil, fmt.Errorf("llavanext: tokenizing: %w", err)
+	}
+	if err := family.CheckIDs(raw, b.Config.TextConfig.VocabSize, b.tok, "llavanext"); err != nil {
+		return nil, err
 	}
 	imgID := b.Config.ImageTokenIndex
 	n := 0

@@ -64,6 +64,9 @@ func (phiFamily) Open(ctx context.Context, dir string, o family.Options) (family
 			return nil, err
 		}
 	}
+	if err := family.CheckVocab(tok, m.Config.VocabSize, "phi3v"); err != nil {
+		return nil, err
+	}
 	if _, ok := tok.TokenToID("<s>"); !ok {
 		return nil, fmt.Errorf("phi3v: the tokenizer has no <s>: not a Llama-style tokenizer")
 	}
@@ -149,6 +152,9 @@ func (b *Backbone) Prepare(prompt string, visuals []family.Visual) (family.Row, 
 		ids, err := b.tok.Encode(chunk, true)
 		if err != nil {
 			return fmt.Errorf("phi3v: tokenizing: %w", err)
+		}
+		if err := family.CheckIDs(ids, b.Config.VocabSize, b.tok, "phi3v"); err != nil {
+			return err
 		}
 		for _, id := range ids {
 			r.ids = append(r.ids, int32(id))

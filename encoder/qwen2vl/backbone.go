@@ -96,6 +96,9 @@ func (f Family) Open(ctx context.Context, dir string, o family.Options) (family.
 			return nil, err
 		}
 	}
+	if err := family.CheckVocab(tok, m.Config.VocabSize, "qwen2vl"); err != nil {
+		return nil, err
+	}
 	b := &Backbone{Model: m, tok: tok, proc: proc, gme: f.gme, preResize: o.PreResize, positions: o.Positions}
 	// Qwen2's pad token is <|endoftext|>; its id only fills padded slots,
 	// which the attention mask hides, so any valid id would do.
@@ -201,6 +204,9 @@ func (b *Backbone) Prepare(prompt string, visuals []family.Visual) (family.Row, 
 	raw, err := b.tok.Encode(prompt, true)
 	if err != nil {
 		return nil, fmt.Errorf("qwen2vl: tokenizing %q: %w", shorten(prompt), err)
+	}
+	if err := family.CheckIDs(raw, b.Config.VocabSize, b.tok, "qwen2vl"); err != nil {
+		return nil, err
 	}
 	r := &row{}
 	if len(visuals) == 0 {

@@ -2,6 +2,7 @@ package safetensors
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 
@@ -52,7 +53,9 @@ func decodeFloat32(info TensorInfo, raw []byte, out []float32) error {
 // Tensor returns the named floating-point tensor as a GoMLX tensor of dtype
 // want (Float32, BFloat16 or Float16), converting on the way (round to
 // nearest even when narrowing, as PyTorch does). Same-dtype loads are a
-// single copy out of the mapping.
+// single copy out of the mapping. A NaN or infinite value (also one that
+// F64 -> F32 narrowing makes infinite) is an error naming the file, the
+// tensor and the element: weights like that only ever give NaN embeddings.
 func (c *Checkpoint) Tensor(name string, want dtypes.DType) (*tensors.Tensor, error) {
 	var t *tensors.Tensor
 	err := c.Read(name, func(info TensorInfo, raw []byte) error {
@@ -60,10 +63,84 @@ func (c *Checkpoint) Tensor(name string, want dtypes.DType) (*tensors.Tensor, er
 		t, err = toTensor(info, raw, want)
 		return err
 	})
+	if err != nil && errors.Is(err, ErrNonFinite) {
+		err = fmt.Errorf("%s: %w", c.where[name].path, err)
+	}
 	return t, err
 }
 
+// ErrNonFinite reports a weight tensor holding NaN or Inf.
+var ErrNonFinite = errors.New("non-finite value")
+
+// nonFinite returns the index of the first NaN or infinite element of a
+// floating-point tensor's raw bytes, or -1: an all-ones exponent, checked
+// on the integer bits (no conversion), a 64-bit word at a time until a
+// word holds one.
+func nonFinite(d DType, raw []byte) int {
+	var mask, lanes, top uint64 // exponent mask per lane, lanes' low and top bits
+	switch d {
+	case F32:
+		mask, lanes, top = 0x7f8000007f800000, 0x0000000100000001, 0x8000000080000000
+	case BF16:
+		mask, lanes, top = 0x7f807f807f807f80, 0x0001000100010001, 0x8000800080008000
+	case F16:
+		mask, lanes, top = 0x7c007c007c007c00, 0x0001000100010001, 0x8000800080008000
+	}
+	start := 0
+	if mask != 0 {
+		// A lane of (w & mask) ^ mask is zero exactly where the exponent is
+		// all ones; the classic has-zero-lane test finds such a word. The
+		// lanes' top bits are clear after the mask, so it has no false hits
+		// across lanes.
+		for ; start+8 <= len(raw); start += 8 {
+			x := (binary.LittleEndian.Uint64(raw[start:]) & mask) ^ mask
+			if (x-lanes)&^x&top != 0 {
+				break
+			}
+		}
+	}
+	raw = raw[start:]
+	base := start / d.Size()
+	if k := nonFiniteScalar(d, raw); k >= 0 {
+		return base + k
+	}
+	return -1
+}
+
+func nonFiniteScalar(d DType, raw []byte) int {
+	switch d {
+	case F32:
+		for i := 0; i+4 <= len(raw); i += 4 {
+			if binary.LittleEndian.Uint32(raw[i:])&0x7f800000 == 0x7f800000 {
+				return i / 4
+			}
+		}
+	case BF16:
+		for i := 0; i+2 <= len(raw); i += 2 {
+			if binary.LittleEndian.Uint16(raw[i:])&0x7f80 == 0x7f80 {
+				return i / 2
+			}
+		}
+	case F16:
+		for i := 0; i+2 <= len(raw); i += 2 {
+			if binary.LittleEndian.Uint16(raw[i:])&0x7c00 == 0x7c00 {
+				return i / 2
+			}
+		}
+	case F64:
+		for i := 0; i+8 <= len(raw); i += 8 {
+			if binary.LittleEndian.Uint64(raw[i:])&0x7ff0000000000000 == 0x7ff0000000000000 {
+				return i / 8
+			}
+		}
+	}
+	return -1
+}
+
 func toTensor(info TensorInfo, raw []byte, want dtypes.DType) (*tensors.Tensor, error) {
+	if k := nonFinite(info.DType, raw); k >= 0 {
+		return nil, fmt.Errorf("safetensors: tensor %q element %d: %w (NaN or Inf)", info.Name, k, ErrNonFinite)
+	}
 	shape := shapes.Make(want, info.Shape...)
 	if native, ok := nativeDType(info.DType); ok && native == want {
 		t := tensors.FromShape(shape)
@@ -73,6 +150,13 @@ func toTensor(info TensorInfo, raw []byte, want dtypes.DType) (*tensors.Tensor, 
 	f32 := make([]float32, info.NumElements())
 	if err := decodeFloat32(info, raw, f32); err != nil {
 		return nil, err
+	}
+	if info.DType == F64 {
+		for k, v := range f32 {
+			if math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("safetensors: tensor %q element %d overflows float32: %w", info.Name, k, ErrNonFinite)
+			}
+		}
 	}
 	t, err := Float32sToTensor(f32, info.Shape, want)
 	if err != nil {
