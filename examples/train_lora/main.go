@@ -33,11 +33,11 @@ import (
 )
 
 type flags struct {
-	modelName, outputDir, datasetDir, imageDir, synthetic, subsets, sampler, schedule, targets, backend         string
-	lora, useDora, bf16                                                                                         bool
+	modelName, outputDir, datasetDir, imageDir, synthetic, subsets, sampler, schedule, targets, backend                   string
+	lora, useDora, bf16                                                                                                   bool
 	loraR, batch, qChunk, pChunk, maxSteps, warmup, saveSteps, saveLimit, limit, interleave, evalSteps, devices, numCrops int
-	loraAlpha, loraDropout, temperature, lr, weightDecay, maxGradNorm                                           float64
-	seed                                                                                                        uint64
+	loraAlpha, loraDropout, temperature, lr, weightDecay, maxGradNorm                                                     float64
+	seed                                                                                                                  uint64
 }
 
 func parse() *flags {
