@@ -10,6 +10,7 @@
 package safetensors
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -91,6 +92,32 @@ type rawEntry struct {
 	DataOffsets [2]int64 `json:"data_offsets"`
 }
 
+// duplicateKey returns the first top-level key of a JSON object that
+// appears twice, or "".
+func duplicateKey(raw []byte) (string, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil { // '{'
+		return "", err
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", err
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return key, nil
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", err
+		}
+	}
+	return "", nil
+}
+
 // ParseHeader parses and validates the header of a safetensors file whose
 // first bytes are prefix and whose total size is fileSize. prefix must hold
 // at least the 8-byte length and the header itself.
@@ -116,6 +143,13 @@ func ParseHeader(prefix []byte, fileSize int64) (*Header, error) {
 	var entries map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &entries); err != nil {
 		return nil, fmt.Errorf("safetensors: header is not a JSON object: %w", err)
+	}
+	if dup, err := duplicateKey(raw); err != nil {
+		return nil, fmt.Errorf("safetensors: header is not a JSON object: %w", err)
+	} else if dup != "" {
+		// A map keeps the last entry; which tensor a reader meant is then a
+		// guess.
+		return nil, fmt.Errorf("safetensors: header names %q twice", dup)
 	}
 	h := &Header{DataOffset: 8 + int64(n)}
 	dataSize := fileSize - h.DataOffset

@@ -263,3 +263,18 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestDuplicateHeaderKeys: a header naming a tensor twice (even with equal
+// entries, which would tile the data) is refused, as is a repeated
+// __metadata__.
+func TestDuplicateHeaderKeys(t *testing.T) {
+	for _, h := range []string{
+		`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`,
+		`{"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"__metadata__":{}}`,
+	} {
+		raw := rawFile(h, 4)
+		if _, err := ParseHeader(raw, int64(len(raw))); err == nil || !strings.Contains(err.Error(), "twice") {
+			t.Errorf("%s: error %v", h, err)
+		}
+	}
+}
