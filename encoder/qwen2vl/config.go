@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -113,10 +114,24 @@ func ParseConfig(data []byte, allowUnknown bool) (*Config, error) {
 		if err := json.Unmarshal(tc, &text); err != nil {
 			return nil, fmt.Errorf("qwen2vl: config.json text_config: %w", err)
 		}
+		var clash []string
 		for k, v := range text {
-			if _, top := raw[k]; !top {
+			t, top := raw[k]
+			if !top {
 				raw[k] = v
+				continue
 			}
+			// A field in both places must agree: the modeling code of the
+			// nested layout reads text_config, older code the top level. A
+			// null in text_config is unset (transformers writes the token
+			// ids that way there).
+			if k != "model_type" && !family.PretrainedConfigFields[k] && string(v) != "null" && !sameJSON(t, v) {
+				clash = append(clash, fmt.Sprintf("%s (%s at the top level, %s in text_config)", k, t, v))
+			}
+		}
+		if len(clash) > 0 {
+			sort.Strings(clash)
+			return nil, fmt.Errorf("qwen2vl: config.json contradicts itself: %s", strings.Join(clash, "; "))
 		}
 	}
 	merged, _ := json.Marshal(raw)
@@ -134,6 +149,16 @@ func ParseConfig(data []byte, allowUnknown bool) (*Config, error) {
 		c.VisionConfig.InChannels = c.VisionConfig.InChans
 	}
 	return &c, c.validate()
+}
+
+// sameJSON reports whether two JSON values are equal as values (1e-6 and
+// 0.000001 are).
+func sameJSON(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return string(a) == string(b)
+	}
+	return reflect.DeepEqual(x, y)
 }
 
 func unknownKeys(raw map[string]json.RawMessage, c *Config) error {

@@ -1,6 +1,7 @@
 package qwen2vl
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,4 +77,27 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		_ = c.ExpectedWeights()
 	})
+}
+
+// TestNestedTextConfigMustAgree: a field both at the top level and in
+// text_config must have one value there (numbers compared as numbers).
+func TestNestedTextConfigMustAgree(t *testing.T) {
+	var m map[string]any
+	if err := json.Unmarshal(readConfig(t, "tiny-a"), &m); err != nil {
+		t.Fatal(err)
+	}
+	hidden := m["hidden_size"]
+	if hidden == nil {
+		t.Fatal("tiny-a has no top-level hidden_size")
+	}
+	m["text_config"] = map[string]any{"hidden_size": hidden, "rms_norm_eps": m["rms_norm_eps"], "model_type": "qwen2_vl_text"}
+	data, _ := json.Marshal(m)
+	if _, err := ParseConfig(data, false); err != nil {
+		t.Fatalf("agreeing text_config refused: %v", err)
+	}
+	m["text_config"] = map[string]any{"hidden_size": 4096}
+	data, _ = json.Marshal(m)
+	if _, err := ParseConfig(data, false); err == nil || !strings.Contains(err.Error(), "hidden_size") {
+		t.Errorf("contradicting text_config: %v", err)
+	}
 }
