@@ -3,7 +3,8 @@
 # tokenizer files, builds the native tokenizer library and fetches the XLA
 # CPU plugin (all cached under .cache/), then tests every package on the
 # pure-Go backend, the tokenizer package again through the native (Rust)
-# implementation, and the parity tests again on XLA CPU.
+# implementation, the concurrent packages under the race detector, every
+# fuzz target for a few seconds, and the parity tests again on XLA CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -16,6 +17,15 @@ export VLM2VEC_REQUIRE_TOKENIZERS=1  # the golden tests must not skip in CI
 go vet ./...
 go test -count=1 ./...
 CGO_LDFLAGS="-L$PWD/.cache/lib" go test -count=1 -tags tokenizers_native ./encoder/tokenizer/
+
+# The race detector over the packages with concurrency. checkptr is off for
+# the Go backend's module only: its SIMD matmul kernels turn uintptr
+# arithmetic back into pointers, which checkptr (on under -race) rejects;
+# see docs/reliability.md. Our own unsafe code stays checked.
+go test -count=1 -race -gcflags='github.com/gomlx/compute/...=-d=checkptr=0' ./encoder/ ./gradcache/ ./mmeb/
+
+# Fuzz targets, briefly, so their seed corpora keep passing new code.
+bash scripts/fuzz.sh 5s
 
 # XLA CPU fast path: the PJRT CPU plugin from PyPI (cached in .cache/xla),
 # parity tests rerun on it. Optimisation level 0 only shortens XLA's

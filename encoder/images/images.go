@@ -57,6 +57,9 @@ func (l Limits) withDefaults() Limits {
 // ErrTooLarge reports an image over the configured limits.
 var ErrTooLarge = errors.New("images: image exceeds the size limit")
 
+// pngIEND is the PNG end chunk: length 0, "IEND", its CRC.
+var pngIEND = []byte{0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82}
+
 // ErrEmpty reports an image with no pixels.
 var ErrEmpty = errors.New("images: image has no pixels")
 
@@ -103,8 +106,17 @@ func Decode(r io.Reader, lim Limits) (img *image.RGBA, err error) {
 		}
 	}()
 	src, _, err := image.Decode(bufio.NewReader(bytes.NewReader(data)))
+	if err != nil && format == "png" && !bytes.HasSuffix(data, pngIEND) {
+		// Pillow stops reading a PNG after its image data and never needs
+		// the IEND chunk; Go's decoder insists on it. A file without one
+		// decodes as if it were there (a truncated IDAT still fails).
+		src, _, err = image.Decode(bytes.NewReader(append(append([]byte(nil), data...), pngIEND...)))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("images: corrupt %s data: %w", format, err)
+	}
+	if p, ok := src.(*image.Paletted); ok && format == "gif" && p.Rect != image.Rect(0, 0, cfg.Width, cfg.Height) {
+		src = gifScreen(p, cfg.Width, cfg.Height)
 	}
 	if b := src.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
 		return nil, fmt.Errorf("images: %s header says %dx%d but decoded %dx%d", format, cfg.Width, cfg.Height, b.Dx(), b.Dy())
@@ -122,6 +134,18 @@ func Decode(r io.Reader, lim Limits) (img *image.RGBA, err error) {
 		return nil, ErrEmpty
 	}
 	return out, nil
+}
+
+// gifScreen places a GIF's first frame, smaller than or offset within the
+// logical screen, on a screen-sized canvas the way Pillow (10.x) opens it:
+// pixels the frame does not cover are palette index 0.
+func gifScreen(frame *image.Paletted, w, h int) *image.Paletted {
+	out := image.NewPaletted(image.Rect(0, 0, w, h), frame.Palette)
+	r := frame.Rect.Intersect(out.Rect)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		copy(out.Pix[out.PixOffset(r.Min.X, y):out.PixOffset(r.Max.X, y)], frame.Pix[frame.PixOffset(r.Min.X, y):frame.PixOffset(r.Max.X, y)])
+	}
+	return out
 }
 
 // ToRGB converts any image to opaque RGB with Pillow's convert("RGB")

@@ -208,3 +208,52 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestPNGWithoutIEND: a PNG missing its end chunk opens, as in Pillow,
+// with the pixels of the whole file; one cut inside its image data still
+// fails.
+func TestPNGWithoutIEND(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "gray_png.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(data, pngIEND) {
+		t.Fatal("test file does not end in IEND")
+	}
+	whole, err := Decode(bytes.NewReader(data), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut, err := Decode(bytes.NewReader(data[:len(data)-len(pngIEND)]), Limits{})
+	if err != nil {
+		t.Fatalf("PNG without IEND: %v", err)
+	}
+	if !bytes.Equal(whole.Pix, cut.Pix) {
+		t.Error("PNG without IEND decodes to other pixels")
+	}
+	if _, err := Decode(bytes.NewReader(data[:len(data)/2]), Limits{}); err == nil {
+		t.Error("a PNG cut in half decoded")
+	}
+}
+
+// TestGIFFrameSmallerThanScreen: a GIF whose first frame covers part of
+// its logical screen opens at the screen size, the rest palette index 0,
+// as Pillow 10.4 gives it (testdata/small_frame_gif.gif: screen 6x4, a
+// 2x2 frame at (1, 1); pixels read off Pillow).
+func TestGIFFrameSmallerThanScreen(t *testing.T) {
+	img, err := DecodeFile(filepath.Join("testdata", "small_frame_gif.gif"), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Rect.Dx() != 6 || img.Rect.Dy() != 4 {
+		t.Fatalf("size %v", img.Rect)
+	}
+	red, green, yellow := [3]uint8{255, 0, 0}, [3]uint8{0, 255, 0}, [3]uint8{255, 255, 0}
+	want := map[[2]int][3]uint8{{0, 0}: red, {1, 1}: red, {2, 1}: green, {1, 2}: yellow, {2, 2}: red, {5, 3}: red}
+	for p, c := range want {
+		i := img.PixOffset(p[0], p[1])
+		if got := [3]uint8{img.Pix[i], img.Pix[i+1], img.Pix[i+2]}; got != c {
+			t.Errorf("pixel %v = %v, Pillow %v", p, got, c)
+		}
+	}
+}
