@@ -195,7 +195,9 @@ func (t *Trainer) Run(ctx context.Context) ([]Record, error) {
 		_ = bar.Set(step)
 		if (t.cfg.SaveSteps > 0 && step%t.cfg.SaveSteps == 0) || step == t.cfg.MaxSteps {
 			if err := t.save(step); err != nil {
-				return ran, err
+				// The previous checkpoint is untouched (saves are atomic):
+				// a rerun resumes from it.
+				return ran, fmt.Errorf("gradcache: saving checkpoint %d in %s (the last good checkpoint is kept; rerun to resume from it): %w", step, t.cfg.OutputDir, err)
 			}
 		}
 	}
