@@ -6,12 +6,11 @@ import (
 	"github.com/org/vlm2vec/encoder/family"
 )
 
-// run pads prepared inputs into one model batch of the configured size and
-// runs it. Every batch is padded to the batch size, its token length and
-// patch count to buckets (family.LengthBucket), so the number of compiled
-// programs stays small.
-func (e *Encoder) run(rows []family.Row) (*family.Output, error) {
-	batch, err := e.model.Assemble(rows, e.set.batchSize)
+// run pads prepared inputs into one model batch of size rows and runs it.
+// Token lengths and patch counts are padded to buckets
+// (family.LengthBucket), so the number of compiled programs stays small.
+func (e *Encoder) run(rows []family.Row, size int) (*family.Output, error) {
+	batch, err := e.model.Assemble(rows, size)
 	if err != nil {
 		return nil, err
 	}

@@ -196,6 +196,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Encoder, error) {
 		Backend: backend, DType: set.dtype, Adapter: adapter, AllowUnknownConfigFields: set.allowUnknown,
 		MaxCompiledShapes: set.maxShapes, Tokenizer: set.tok, MinPixels: set.minPixels, MaxPixels: set.maxPixels,
 		PreResize: set.preResize, NumCrops: set.numCrops, Positions: set.positions,
+		MaxTokens: set.maxTokens, Length: set.length,
 	})
 	if err != nil {
 		return nil, err
@@ -253,6 +254,45 @@ func (e *Encoder) CompiledShapes() int {
 
 // Close releases the tokenizer's native resources, if any.
 func (e *Encoder) Close() error { return e.model.Close() }
+
+// runGuarded runs prepared rows (inputs first, first+1, ...) into out[first:],
+// splitting them into smaller batches while the estimated activation
+// memory is over the budget; a single row over it is ErrOverBudget.
+func (e *Encoder) runGuarded(ctx context.Context, rows []family.Row, first int, out [][]float32) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	size := e.set.batchSize
+	if len(rows) < size {
+		size = family.Pow2Bucket(len(rows), 1) // a split batch pads to its own size
+	}
+	maxLen := 1
+	for _, r := range rows {
+		maxLen = max(maxLen, r.Len())
+	}
+	if need := e.model.ActivationBytes(size, family.LengthBucket(maxLen)); need > e.set.memoryBudget {
+		if len(rows) == 1 {
+			return fmt.Errorf("encoder: input %d: %w: %d tokens need about %.1f GiB of activations, over the %.1f GiB budget (WithMemoryBudget, WithMaxTokens)",
+				first, ErrOverBudget, rows[0].Len(), float64(need)/(1<<30), float64(e.set.memoryBudget)/(1<<30))
+		}
+		h := len(rows) / 2
+		if err := e.runGuarded(ctx, rows[:h], first, out); err != nil {
+			return err
+		}
+		return e.runGuarded(ctx, rows[h:], first+h, out)
+	}
+	res, err := e.run(rows, size)
+	if err != nil {
+		return err
+	}
+	for i, v := range res.Embeddings[:len(rows)] {
+		if !finite(v) {
+			return fmt.Errorf("encoder: input %d: %w", first+i, ErrNotFinite)
+		}
+		out[first+i] = v
+	}
+	return nil
+}
 
 // ErrNotFinite reports an embedding with NaN or Inf values, or all zero:
 // activations overflowed (weights that are finite but huge; NaN and Inf
@@ -335,16 +375,9 @@ func (e *Encoder) Embed(ctx context.Context, inputs []Input) ([][]float32, error
 			}
 			batch = append(batch, p)
 		}
-		res, err := e.run(batch)
-		if err != nil {
+		if err := e.runGuarded(ctx, batch, start, out); err != nil {
 			return nil, err
 		}
-		for i, v := range res.Embeddings[:end-start] {
-			if !finite(v) {
-				return nil, fmt.Errorf("encoder: input %d: %w", start+i, ErrNotFinite)
-			}
-		}
-		copy(out[start:end], res.Embeddings[:end-start])
 	}
 	return out, nil
 }

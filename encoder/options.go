@@ -42,13 +42,17 @@ type settings struct {
 	maxPixels     int
 	preResize     int
 	numCrops      int
+	maxTokens     int
+	length        family.LengthPolicy
+	memoryBudget  int64
 	allowUnknown  bool
 	tok           tokenizer.Tokenizer
 	maxShapes     int
 }
 
 func defaults() settings {
-	return settings{dtype: dtypes.Float32, batchSize: 8, positions: family.Positions1D, maxShapes: 32, videoFrames: DefaultVideoFrames}
+	return settings{dtype: dtypes.Float32, batchSize: 8, positions: family.Positions1D, maxShapes: 32, videoFrames: DefaultVideoFrames,
+		memoryBudget: DefaultMemoryBudget}
 }
 
 // WithBackend runs the model on an already created GoMLX backend.
@@ -171,6 +175,65 @@ func WithNumCrops(n int) Option {
 			return fmt.Errorf("encoder: num_crops %d outside 1..256", n)
 		}
 		s.numCrops = n
+		return nil
+	}
+}
+
+// Length policies for WithLengthPolicy.
+const (
+	// TruncateText (the default) cuts a text-only input over the token
+	// limit to its first tokens, as the reference's truncation does; an
+	// input with images or videos over the limit fails with ErrTooLong.
+	TruncateText = family.TruncateText
+	// FailLong fails every input over the limit with ErrTooLong.
+	FailLong = family.FailLong
+)
+
+// ErrTooLong reports an input over the token limit (WithMaxTokens).
+var ErrTooLong = family.ErrTooLong
+
+// ErrOverBudget reports an input whose forward pass alone would need more
+// activation memory than the budget (WithMemoryBudget).
+var ErrOverBudget = family.ErrOverBudget
+
+// DefaultMemoryBudget bounds the estimated activation memory of one
+// forward pass (8 GiB).
+const DefaultMemoryBudget = 8 << 30
+
+// WithMaxTokens sets the token limit of one input, visual tokens included
+// (default: the model's max_position_embeddings); WithLengthPolicy says
+// what happens past it.
+func WithMaxTokens(n int) Option {
+	return func(s *settings) error {
+		if n <= 0 {
+			return fmt.Errorf("encoder: max tokens %d", n)
+		}
+		s.maxTokens = n
+		return nil
+	}
+}
+
+// WithLengthPolicy chooses between TruncateText (default) and FailLong.
+func WithLengthPolicy(p family.LengthPolicy) Option {
+	return func(s *settings) error {
+		if p != TruncateText && p != FailLong {
+			return fmt.Errorf("encoder: unknown length policy %d", p)
+		}
+		s.length = p
+		return nil
+	}
+}
+
+// WithMemoryBudget bounds the estimated activation memory of one forward
+// pass (bytes; DefaultMemoryBudget). A batch over it is split into smaller
+// ones; a single input over it fails with ErrOverBudget instead of taking
+// the process down.
+func WithMemoryBudget(bytes int64) Option {
+	return func(s *settings) error {
+		if bytes <= 0 {
+			return fmt.Errorf("encoder: memory budget %d", bytes)
+		}
+		s.memoryBudget = bytes
 		return nil
 	}
 }

@@ -102,7 +102,11 @@ type Options struct {
 	MinPixels, MaxPixels, PreResize int
 	// NumCrops > 0 overrides an HD-transform processor's crop budget
 	// (Phi-3-V's num_crops).
-	NumCrops  int
+	NumCrops int
+	// MaxTokens > 0 is the token limit of one input (default: the model's
+	// max_position_embeddings); Length says what happens past it.
+	MaxTokens int
+	Length    LengthPolicy
 	Positions PositionScheme
 }
 
@@ -221,6 +225,11 @@ type Model interface {
 	Assemble(rows []Row, size int) (Batch, error)
 	// Forward runs a batch. It returns an error, never panics.
 	Forward(b Batch) (*Output, error)
+	// MaxTokens is the token limit Prepare applies to one input.
+	MaxTokens() int
+	// ActivationBytes estimates the activation memory of a forward pass
+	// over rows x seq tokens (see DecoderActivationBytes).
+	ActivationBytes(rows, seq int) int64
 
 	Trainable
 	Close() error

@@ -79,7 +79,7 @@ func (llavaFamily) Open(ctx context.Context, dir string, o family.Options) (fami
 	if id, ok := tok.TokenToID(imageToken); !ok || id != m.Config.ImageTokenIndex {
 		return nil, fmt.Errorf("llavanext: tokenizer's %s is id %d (found %v), config.json says image_token_index %d", imageToken, id, ok, m.Config.ImageTokenIndex)
 	}
-	return &Backbone{Model: m, tok: tok, proc: proc, preResize: o.PreResize}, nil
+	return &Backbone{Model: m, tok: tok, proc: proc, preResize: o.PreResize, Limit: family.NewLimit(o, m.Config.TextConfig.MaxPositionEmbeddings)}, nil
 }
 
 // Backbone is a loaded LLaVA-NeXT model with its tokenizer and processor:
@@ -89,9 +89,16 @@ type Backbone struct {
 	tok       tokenizer.Tokenizer
 	proc      *ImageProcessor
 	preResize int
+	family.Limit
 }
 
 var _ family.Model = (*Backbone)(nil)
+
+// ActivationBytes implements family.Model: the decoder's estimate.
+func (b *Backbone) ActivationBytes(rows, seq int) int64 {
+	t := &b.Config.TextConfig
+	return family.DecoderActivationBytes(rows, seq, t.NumAttentionHeads, t.HiddenSize, t.IntermediateSize)
+}
 
 // Family implements family.Model.
 func (b *Backbone) Family() string { return "llava_next" }
@@ -156,6 +163,11 @@ func (b *Backbone) Prepare(prompt string, visuals []family.Visual) (family.Row, 
 	if err := family.CheckIDs(raw, b.Config.TextConfig.VocabSize, b.tok, "llavanext"); err != nil {
 		return nil, err
 	}
+	if len(visuals) == 0 {
+		if raw, err = b.Text(raw); err != nil {
+			return nil, err
+		}
+	}
 	imgID := b.Config.ImageTokenIndex
 	n := 0
 	for _, id := range raw {
@@ -188,6 +200,11 @@ func (b *Backbone) Prepare(prompt string, visuals []family.Visual) (family.Row, 
 	}
 	if len(r.ids) == 0 {
 		return nil, family.ErrEmptyInput
+	}
+	if len(visuals) > 0 {
+		if err := b.Visual(len(r.ids)); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }

@@ -70,7 +70,7 @@ func (phiFamily) Open(ctx context.Context, dir string, o family.Options) (family
 	if _, ok := tok.TokenToID("<s>"); !ok {
 		return nil, fmt.Errorf("phi3v: the tokenizer has no <s>: not a Llama-style tokenizer")
 	}
-	return &Backbone{Model: m, tok: tok, proc: proc}, nil
+	return &Backbone{Model: m, tok: tok, proc: proc, Limit: family.NewLimit(o, m.Config.MaxPositionEmbeddings)}, nil
 }
 
 // Backbone is a loaded Phi-3-V model with its tokenizer and processor: the
@@ -79,9 +79,16 @@ type Backbone struct {
 	*Model
 	tok  tokenizer.Tokenizer
 	proc *ImageProcessor
+	family.Limit
 }
 
 var _ family.Model = (*Backbone)(nil)
+
+// ActivationBytes implements family.Model: the decoder's estimate.
+func (b *Backbone) ActivationBytes(rows, seq int) int64 {
+	c := b.Config
+	return family.DecoderActivationBytes(rows, seq, c.NumAttentionHeads, c.HiddenSize, c.IntermediateSize)
+}
 
 // Family implements family.Model.
 func (b *Backbone) Family() string { return "phi3_v" }
@@ -163,8 +170,19 @@ func (b *Backbone) Prepare(prompt string, visuals []family.Visual) (family.Row, 
 		return nil
 	}
 	if len(tags) == 0 {
-		if err := encode(prompt); err != nil {
+		ids, err := b.tok.Encode(prompt, true)
+		if err != nil {
+			return nil, fmt.Errorf("phi3v: tokenizing: %w", err)
+		}
+		if err := family.CheckIDs(ids, b.Config.VocabSize, b.tok, "phi3v"); err != nil {
 			return nil, err
+		}
+		if ids, err = b.Text(ids); err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			r.ids = append(r.ids, int32(id))
+			r.isImage = append(r.isImage, false)
 		}
 		return r, nil
 	}
@@ -190,6 +208,9 @@ func (b *Backbone) Prepare(prompt string, visuals []family.Visual) (family.Row, 
 	// The text after the last tag is a chunk too, empty or not (re.split
 	// yields it, and the tokenizer gives an empty chunk its BOS).
 	if err := encode(prompt[at:]); err != nil {
+		return nil, err
+	}
+	if err := b.Visual(len(r.ids)); err != nil {
 		return nil, err
 	}
 	return r, nil

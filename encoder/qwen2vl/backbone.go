@@ -99,7 +99,8 @@ func (f Family) Open(ctx context.Context, dir string, o family.Options) (family.
 	if err := family.CheckVocab(tok, m.Config.VocabSize, "qwen2vl"); err != nil {
 		return nil, err
 	}
-	b := &Backbone{Model: m, tok: tok, proc: proc, gme: f.gme, preResize: o.PreResize, positions: o.Positions}
+	b := &Backbone{Model: m, tok: tok, proc: proc, gme: f.gme, preResize: o.PreResize, positions: o.Positions,
+		Limit: family.NewLimit(o, m.Config.MaxPositionEmbeddings)}
 	// Qwen2's pad token is <|endoftext|>; its id only fills padded slots,
 	// which the attention mask hides, so any valid id would do.
 	b.padID = m.Config.ImageTokenID
@@ -131,9 +132,17 @@ type Backbone struct {
 	preResize int
 	positions PositionScheme
 	padID     int
+	family.Limit
 }
 
 var _ family.Model = (*Backbone)(nil)
+
+// ActivationBytes implements family.Model: the decoder's estimate (the
+// vision tower's patches are bounded by the pixel budget).
+func (b *Backbone) ActivationBytes(rows, seq int) int64 {
+	c := b.Config
+	return family.DecoderActivationBytes(rows, seq, c.NumAttentionHeads, c.HiddenSize, c.IntermediateSize)
+}
 
 // Family implements family.Model.
 func (b *Backbone) Family() string {
@@ -213,6 +222,9 @@ func (b *Backbone) Prepare(prompt string, visuals []family.Visual) (family.Row, 
 		// A text-only prompt may still carry a stray image token (MMEB's
 		// WebQA/EDIS rows do); the reference then feeds it as one ordinary
 		// token, and so do we.
+		if raw, err = b.Text(raw); err != nil {
+			return nil, err
+		}
 		for _, id := range raw {
 			r.ids = append(r.ids, int32(id))
 		}
@@ -266,6 +278,9 @@ func (b *Backbone) Prepare(prompt string, visuals []family.Visual) (family.Row, 
 		for k := v.grid.Tokens(merge); k > 0; k-- {
 			r.ids = append(r.ids, int32(id))
 		}
+	}
+	if err := b.Visual(len(r.ids)); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

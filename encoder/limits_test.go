@@ -1,0 +1,122 @@
+package encoder
+
+import (
+	"context"
+	"errors"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/org/vlm2vec/encoder/qwen2vl"
+)
+
+// TestTokenLimit: a text over WithMaxTokens is cut to its first tokens
+// (TruncateText) or fails (FailLong); an input with an image over the
+// limit fails either way, since visual tokens cannot be cut.
+func TestTokenLimit(t *testing.T) {
+	ctx := context.Background()
+	long := Input{Text: strings.Repeat("a red bus drives past the old station. ", 20)}
+	img := Input{Instruction: "Represent the given image.", ImagePath: filepath.Join(goldenDir(), "images", "photo_120x90.png")}
+
+	enc, err := Open(ctx, filepath.Join(goldenDir(), "tiny-b"), WithMaxTokens(16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	if enc.Model().MaxTokens() != 16 {
+		t.Fatalf("limit %d", enc.Model().MaxTokens())
+	}
+	prompt, err := enc.Prompt(long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := enc.Tokenizer().Encode(prompt, true)
+	if err != nil || len(all) <= 16 {
+		t.Fatalf("%d tokens, %v", len(all), err)
+	}
+	b, err := enc.Batch([]Input{long}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := b.(*qwen2vl.Batch)
+	n := 0
+	for k, v := range row.Valid[0] {
+		if v {
+			if int(row.IDs[0][k]) != all[k] {
+				t.Fatalf("token %d differs from the untruncated prompt's", k)
+			}
+			n++
+		}
+	}
+	if n != 16 {
+		t.Errorf("truncated to %d tokens, want 16", n)
+	}
+	if _, err := enc.Embed(ctx, []Input{long}); err != nil {
+		t.Errorf("truncated input: %v", err)
+	}
+	if _, err := enc.Embed(ctx, []Input{{Text: "a cat"}, img}); !errors.Is(err, ErrTooLong) || !strings.Contains(err.Error(), "input 1") {
+		t.Errorf("image input over the limit: %v", err)
+	}
+
+	strict, err := Open(ctx, filepath.Join(goldenDir(), "tiny-b"), WithMaxTokens(16), WithLengthPolicy(FailLong))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer strict.Close()
+	if _, err := strict.Embed(ctx, []Input{{Text: "a cat"}, long}); !errors.Is(err, ErrTooLong) || !strings.Contains(err.Error(), "input 1") {
+		t.Errorf("FailLong: %v", err)
+	}
+}
+
+// TestMemoryBudget: 10,000 emoji with combining marks in one text (which
+// once exhausted memory) fail fast with ErrOverBudget; and a batch over
+// the budget is split into smaller ones with the same results.
+func TestMemoryBudget(t *testing.T) {
+	ctx := context.Background()
+	enc, err := Open(ctx, filepath.Join(goldenDir(), "tiny-b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	start := time.Now()
+	_, err = enc.Embed(ctx, []Input{{Text: "ok"}, {Text: strings.Repeat("👍\u0301\u0308", 10000)}})
+	if !errors.Is(err, ErrOverBudget) || !strings.Contains(err.Error(), "input 1") {
+		t.Fatalf("huge input: %v", err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("refusing the huge input took %v", d)
+	}
+	t.Logf("huge input: %v (%v)", err, time.Since(start).Round(time.Millisecond))
+
+	inputs := []Input{
+		{Text: strings.Repeat("a long caption about a red bus. ", 8)},
+		{Text: "a cat"}, {Text: "two dogs"}, {Text: "a bridge at night"},
+		{Instruction: "Represent the given image.", ImagePath: filepath.Join(goldenDir(), "images", "wide_300x40.png")},
+	}
+	want, err := enc.Embed(ctx, inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := enc.Model().ActivationBytes(1, 128)
+	tight, err := Open(ctx, filepath.Join(goldenDir(), "tiny-b"), WithMemoryBudget(2*one))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tight.Close()
+	got, err := tight.Embed(ctx, inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		for k := range want[i] {
+			if math.Abs(float64(got[i][k]-want[i][k])) > 1e-5 {
+				t.Fatalf("input %d differs after splitting: %v vs %v", i, got[i][k], want[i][k])
+			}
+		}
+	}
+	if tight.CompiledShapes() < 2 {
+		t.Errorf("the tight budget ran %d batch shapes: the batch was not split", tight.CompiledShapes())
+	}
+}
