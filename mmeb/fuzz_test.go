@@ -276,3 +276,20 @@ func FuzzPyFloat(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNaturalLess: the frame-name order of the video layouts is a strict
+// order on any names (irreflexive, antisymmetric), so sorting frames is
+// well defined whatever a frames directory holds.
+func FuzzNaturalLess(f *testing.F) {
+	f.Add("frame_2.jpg", "frame_10.jpg")
+	f.Add("00001.png", "1.png")
+	f.Add("a", "a0")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if naturalLess(a, a) {
+			t.Fatalf("%q < itself", a)
+		}
+		if naturalLess(a, b) && naturalLess(b, a) {
+			t.Fatalf("%q and %q each less than the other", a, b)
+		}
+	})
+}

@@ -130,3 +130,17 @@ func FuzzFromBytes(f *testing.F) {
 		tok.IDToToken(0)
 	})
 }
+
+// FuzzTokenizerConfig: tokenizer_config.json of any shape parses or fails,
+// without panicking.
+func FuzzTokenizerConfig(f *testing.F) {
+	for _, p := range []string{"../qwen2vl/testdata/tiny-a/tokenizer_config.json", "../phi3v/testdata/tiny-phi3v/tokenizer_config.json", "../llavanext/testdata/tiny-llava/tokenizer_config.json"} {
+		if data, err := os.ReadFile(p); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte(`{"bos_token": {"content": "<s>", "__type": "AddedToken"}, "eos_token": null, "added_tokens_decoder": {"5": {"content": "x"}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = parseTokenizerConfig(data)
+	})
+}
