@@ -40,6 +40,23 @@ type Model interface {
 	TrainableVariables() []*model.Variable
 }
 
+// Refresher is a Model whose inference programs must be rebuilt after its
+// weights change (family models: Refresh drops them, the next Embed
+// rebuilds). GradCache refreshes it after every optimizer step and resume,
+// so embeddings never come from stale weights.
+type Refresher interface {
+	Refresh() error
+}
+
+func (gc *GradCache) refresh() error {
+	if r, ok := gc.m.(Refresher); ok {
+		if err := r.Refresh(); err != nil {
+			return fmt.Errorf("gradcache: refreshing the model after a weight update: %w", err)
+		}
+	}
+	return nil
+}
+
 // LossFn is the contrastive loss on the whole batch of embeddings:
 // queries [N, d], targets [M, d] -> scalar. loss.InfoNCE fits.
 type LossFn func(queries, targets *Node) *Node

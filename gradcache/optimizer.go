@@ -173,5 +173,8 @@ func (o *Optimizer) Apply(lr float64) (float64, error) {
 		t.MustFinalizeAll()
 	}
 	o.gc.ZeroGradients()
+	if err := o.gc.refresh(); err != nil {
+		return norm, err
+	}
 	return norm, nil
 }

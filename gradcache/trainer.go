@@ -423,6 +423,9 @@ func (t *Trainer) resume() (int, error) {
 	if err := t.batches.Restore(st.Batcher); err != nil {
 		return 0, fmt.Errorf("gradcache: resume: batcher: %w", err)
 	}
+	if err := t.gc.refresh(); err != nil {
+		return 0, err
+	}
 	t.history = st.History
 	t.gc.ZeroGradients()
 	return step, nil

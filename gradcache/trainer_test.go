@@ -159,3 +159,41 @@ func TestSchedules(t *testing.T) {
 		t.Errorf("cosine mid: %v", got)
 	}
 }
+
+// TestEmbedSeesUpdatedWeights: after an optimizer step the encoder's next
+// Embed uses the new weights, with no call to remember (GradCache refreshes
+// the model's inference programs).
+func TestEmbedSeesUpdatedWeights(t *testing.T) {
+	ctx := context.Background()
+	enc, m := setup(t)
+	in := []encoder.Input{{Text: "a red car on a road"}}
+	before, err := enc.Embed(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc, err := New(m, infoNCE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt, err := NewOptimizer(gc, DefaultAdamW())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gc.Accumulate(ctx, chunks(t, enc, queries, 3, 1), chunks(t, enc, targets, 3, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := opt.Apply(1e-2); err != nil {
+		t.Fatal(err)
+	}
+	after, err := enc.Embed(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := 0.0
+	for k := range before[0] {
+		moved = math.Max(moved, math.Abs(float64(after[0][k]-before[0][k])))
+	}
+	if moved < 1e-4 {
+		t.Fatalf("Embed after a step moved by %g: stale weights", moved)
+	}
+}

@@ -23,17 +23,21 @@ import (
 
 // VisionConfig mirrors config.json's "vision_config".
 type VisionConfig struct {
-	Depth             int     `json:"depth"`
-	EmbedDim          int     `json:"embed_dim"`
-	HiddenSize        int     `json:"hidden_size"` // output width of the merger: the LM hidden size
-	HiddenAct         string  `json:"hidden_act"`
-	MLPRatio          float64 `json:"mlp_ratio"`
-	NumHeads          int     `json:"num_heads"`
-	InChannels        int     `json:"in_channels"`
-	InChans           int     `json:"in_chans"` // older spelling of in_channels
-	PatchSize         int     `json:"patch_size"`
-	SpatialMergeSize  int     `json:"spatial_merge_size"`
-	TemporalPatchSize int     `json:"temporal_patch_size"`
+	Depth      int     `json:"depth"`
+	EmbedDim   int     `json:"embed_dim"`
+	HiddenSize int     `json:"hidden_size"` // output width of the merger: the LM hidden size
+	HiddenAct  string  `json:"hidden_act"`
+	MLPRatio   float64 `json:"mlp_ratio"`
+	NumHeads   int     `json:"num_heads"`
+	InChannels int     `json:"in_channels"`
+	InChans    int     `json:"in_chans"` // older spelling of in_channels
+	PatchSize  int     `json:"patch_size"`
+	// SpatialPatchSize is a second spelling of patch_size that the
+	// published Qwen2-VL configs carry (Qwen/Qwen2-VL-2B-Instruct's
+	// vision_config has both, equal); when present it must agree.
+	SpatialPatchSize  int `json:"spatial_patch_size,omitempty"`
+	SpatialMergeSize  int `json:"spatial_merge_size"`
+	TemporalPatchSize int `json:"temporal_patch_size"`
 }
 
 // RopeScaling mirrors config.json's "rope_scaling" (M-RoPE for Qwen2-VL).
@@ -239,6 +243,7 @@ func (c *Config) validate() error {
 	check(c.NumHiddenLayers <= 1024 && v.Depth <= 1024, "num_hidden_layers %d / vision depth %d is implausible", c.NumHiddenLayers, v.Depth)
 	check(c.HiddenSize <= 1<<16 && c.IntermediateSize <= 1<<18 && v.EmbedDim <= 1<<16, "widths hidden %d / intermediate %d / vision %d are implausible", c.HiddenSize, c.IntermediateSize, v.EmbedDim)
 	check(c.VocabSize <= 1<<24, "vocab_size %d is implausible", c.VocabSize)
+	check(v.SpatialPatchSize == 0 || v.SpatialPatchSize == v.PatchSize, "vision_config.spatial_patch_size %d contradicts patch_size %d", v.SpatialPatchSize, v.PatchSize)
 	check(v.PatchSize <= 1024 && v.SpatialMergeSize <= 64 && v.TemporalPatchSize <= 64 && v.InChannels <= 64 && v.MLPRatio <= 64, "vision patch geometry is implausible")
 	if len(errs) > 0 {
 		return fmt.Errorf("qwen2vl: invalid config.json: %s", strings.Join(errs, "; "))

@@ -101,3 +101,24 @@ func TestNestedTextConfigMustAgree(t *testing.T) {
 		t.Errorf("contradicting text_config: %v", err)
 	}
 }
+
+// TestSpatialPatchSize: the published configs' vision_config.spatial_patch_size
+// loads without AllowUnknownConfigFields when it equals patch_size, and a
+// contradicting one is refused.
+func TestSpatialPatchSize(t *testing.T) {
+	var m map[string]any
+	if err := json.Unmarshal(readConfig(t, "tiny-a"), &m); err != nil {
+		t.Fatal(err)
+	}
+	vc := m["vision_config"].(map[string]any)
+	vc["spatial_patch_size"] = vc["patch_size"]
+	data, _ := json.Marshal(m)
+	if _, err := ParseConfig(data, false); err != nil {
+		t.Fatalf("spatial_patch_size equal to patch_size: %v", err)
+	}
+	vc["spatial_patch_size"] = 16
+	data, _ = json.Marshal(m)
+	if _, err := ParseConfig(data, false); err == nil || !strings.Contains(err.Error(), "spatial_patch_size") {
+		t.Errorf("contradicting spatial_patch_size: %v", err)
+	}
+}

@@ -326,11 +326,8 @@ func newEvaluator(ctx context.Context, enc *encoder.Encoder, dir, imageRoot stri
 }
 
 func (ev *evaluator) hit1(ctx context.Context) (map[string]float64, error) {
-	// Inference programs fold weights in as constants on the Go backend:
-	// rebuild them so they see the trained adapter.
-	if err := ev.enc.Model().Refresh(); err != nil {
-		return nil, err
-	}
+	// No refresh needed: GradCache's optimizer step already dropped the
+	// inference programs that held the old weights.
 	out := map[string]float64{}
 	var sum float64
 	for _, ds := range ev.sets {
