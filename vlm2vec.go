@@ -5,10 +5,13 @@
 //
 // This package is the public face; the pieces live in subpackages:
 //
-//   - encoder: load a Hugging Face checkpoint (Qwen2-VL, optional PEFT
-//     adapter) and embed inputs (encoder/qwen2vl is the backbone,
-//     encoder/tokenizer, encoder/images, encoder/safetensors, encoder/peft
-//     the loaders it stands on);
+//   - encoder: load a Hugging Face checkpoint of a supported family
+//     (Qwen2-VL and GME, LLaVA-NeXT, Phi-3.5-V; optional PEFT adapter) and
+//     embed inputs (encoder/qwen2vl, encoder/llavanext, encoder/phi3v are
+//     the families; encoder/tokenizer, encoder/images, encoder/safetensors,
+//     encoder/peft the loaders they stand on);
+//   - vectors: Matryoshka truncation, int8 and binary quantisation, exact
+//     top-k search over embeddings;
 //   - instruct: the prompt formats, byte-exact with the reference data;
 //   - mmeb: the MMEB benchmark: tasks, loaders, evaluator, score tables;
 //   - loss, gradcache: contrastive training.
