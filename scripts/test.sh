@@ -27,6 +27,13 @@ go test -count=1 -race -gcflags='github.com/gomlx/compute/...=-d=checkptr=0' ./e
 # Fuzz targets, briefly, so their seed corpora keep passing new code.
 bash scripts/fuzz.sh 5s
 
+# The module builds for the other platforms users run it on (pure Go:
+# no cgo, so no XLA there), and without GOEXPERIMENT=simd.
+for target in windows/amd64 darwin/arm64 darwin/amd64; do
+  CGO_ENABLED=0 GOOS=${target%/*} GOARCH=${target#*/} go build ./...
+done
+GOEXPERIMENT= go build ./...
+
 # XLA CPU fast path: the PJRT CPU plugin from PyPI (cached in .cache/xla),
 # parity tests rerun on it. Optimisation level 0 only shortens XLA's
 # compile time (~3x); the default level passes the same tests. The plugin

@@ -81,10 +81,16 @@ func New(config string) (compute.Backend, error) {
 	}
 	if IsXLA(config) {
 		logOnce(b)
+	} else if !simdBuild {
+		warnNoSIMD.Do(func() {
+			slog.Warn("vlm2vec: built without GOEXPERIMENT=simd: the Go backend's matrix products run about 20x slower; rebuild with GOEXPERIMENT=simd (Go >= 1.26) or use an XLA backend")
+		})
 	}
 	tuneGo(b, config)
 	return b, nil
 }
+
+var warnNoSIMD sync.Once
 
 var logged sync.Map
 

@@ -116,3 +116,15 @@ func TestXLAMatchesGo(t *testing.T) {
 		}
 	}
 }
+
+// TestSIMDBuildTag: the build-tag switch behind the no-SIMD warning sees
+// this build's GOEXPERIMENT (scripts/env.sh sets simd).
+func TestSIMDBuildTag(t *testing.T) {
+	want := strings.Contains(os.Getenv("GOEXPERIMENT"), "simd")
+	if os.Getenv("GOEXPERIMENT") == "" {
+		t.Log("GOEXPERIMENT unset in the environment: checking the tag is off")
+	}
+	if simdBuild != want {
+		t.Errorf("simdBuild %v, GOEXPERIMENT=%q", simdBuild, os.Getenv("GOEXPERIMENT"))
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"syscall"
 )
 
 // File is an open, memory-mapped safetensors file.
@@ -34,13 +33,13 @@ func Open(path string) (*File, error) {
 	if size < 8 {
 		return nil, fmt.Errorf("safetensors: %s: file is %d bytes, too short for the 8-byte header length", path, size)
 	}
-	data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	data, err := mapFile(f, size)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: mmap %s: %w", path, err)
 	}
 	h, err := ParseHeader(data, size)
 	if err != nil {
-		_ = syscall.Munmap(data)
+		_ = unmapFile(data)
 		return nil, fmt.Errorf("%w (file %s)", err, path)
 	}
 	sf := &File{path: path, header: h, data: data, byName: make(map[string]int, len(h.Tensors))}
@@ -91,7 +90,7 @@ func (f *File) Close() error {
 	if f.data == nil {
 		return nil
 	}
-	err := syscall.Munmap(f.data)
+	err := unmapFile(f.data)
 	f.data = nil
 	return err
 }
