@@ -22,6 +22,7 @@ import (
 	"image"
 	"math"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 
@@ -255,16 +256,16 @@ func (e *Encoder) CompiledShapes() int {
 // Close releases the tokenizer's native resources, if any.
 func (e *Encoder) Close() error { return e.model.Close() }
 
-// runGuarded runs prepared rows (inputs first, first+1, ...) into out[first:],
+// runGuarded runs prepared rows (of inputs idx) and reports each to sink,
 // splitting them into smaller batches while the estimated activation
 // memory is over the budget; a single row over it is ErrOverBudget.
-func (e *Encoder) runGuarded(ctx context.Context, rows []family.Row, first int, out [][]float32) error {
+func (e *Encoder) runGuarded(ctx context.Context, rows []family.Row, idx []int, sink func(i int, v []float32, err error) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	size := e.set.batchSize
 	if len(rows) < size {
-		size = family.Pow2Bucket(len(rows), 1) // a split batch pads to its own size
+		size = family.Pow2Bucket(len(rows), 1) // a short batch pads to its own size
 	}
 	maxLen := 1
 	for _, r := range rows {
@@ -272,24 +273,27 @@ func (e *Encoder) runGuarded(ctx context.Context, rows []family.Row, first int, 
 	}
 	if need := e.model.ActivationBytes(size, family.LengthBucket(maxLen)); need > e.set.memoryBudget {
 		if len(rows) == 1 {
-			return fmt.Errorf("encoder: input %d: %w: %d tokens need about %.1f GiB of activations, over the %.1f GiB budget (WithMemoryBudget, WithMaxTokens)",
-				first, ErrOverBudget, rows[0].Len(), float64(need)/(1<<30), float64(e.set.memoryBudget)/(1<<30))
+			return sink(idx[0], nil, fmt.Errorf("%w: %d tokens need about %.1f GiB of activations, over the %.1f GiB budget (WithMemoryBudget, WithMaxTokens)",
+				ErrOverBudget, rows[0].Len(), float64(need)/(1<<30), float64(e.set.memoryBudget)/(1<<30)))
 		}
 		h := len(rows) / 2
-		if err := e.runGuarded(ctx, rows[:h], first, out); err != nil {
+		if err := e.runGuarded(ctx, rows[:h], idx[:h], sink); err != nil {
 			return err
 		}
-		return e.runGuarded(ctx, rows[h:], first+h, out)
+		return e.runGuarded(ctx, rows[h:], idx[h:], sink)
 	}
 	res, err := e.run(rows, size)
 	if err != nil {
 		return err
 	}
-	for i, v := range res.Embeddings[:len(rows)] {
+	for k, v := range res.Embeddings[:len(rows)] {
+		var verr error
 		if !finite(v) {
-			return fmt.Errorf("encoder: input %d: %w", first+i, ErrNotFinite)
+			v, verr = nil, ErrNotFinite
 		}
-		out[first+i] = v
+		if err := sink(idx[k], v, verr); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -353,31 +357,91 @@ func (e *Encoder) prepare(in Input) (family.Row, error) {
 
 // Embed returns one L2-normalised embedding per input, in order. It stops
 // at the first bad input (the error names its index) or when ctx is done.
+// Inputs are batched by length (see EmbedEach).
 func (e *Encoder) Embed(ctx context.Context, inputs []Input) ([][]float32, error) {
-	if ctx == nil {
-		return nil, errNilContext
-	}
-	if len(inputs) == 0 {
-		return nil, nil
-	}
 	out := make([][]float32, len(inputs))
-	bs := e.set.batchSize
-	for start := 0; start < len(inputs); start += bs {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	err := e.embed(ctx, inputs, func(i int, v []float32, err error) error {
+		if err != nil {
+			return fmt.Errorf("encoder: input %d: %w", i, err)
 		}
-		end := min(start+bs, len(inputs))
-		batch := make([]family.Row, 0, end-start)
+		out[i] = v
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Result is one input's outcome in EmbedEach: its embedding, or why it has
+// none.
+type Result struct {
+	Embedding []float32
+	Err       error
+}
+
+// EmbedEach embeds every input it can: a bad input (an unreadable image,
+// one over the token limit or the memory budget, a non-finite result) gets
+// its error in its Result and the others are embedded regardless. The
+// returned error is for the call as a whole (a nil or done context, a
+// failed forward pass).
+//
+// Within a call, inputs are grouped by token length, a window of four
+// batches at a time, so short inputs are not padded to long ones; results
+// come back in input order.
+func (e *Encoder) EmbedEach(ctx context.Context, inputs []Input) ([]Result, error) {
+	out := make([]Result, len(inputs))
+	err := e.embed(ctx, inputs, func(i int, v []float32, err error) error {
+		out[i] = Result{Embedding: v, Err: err}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// embed prepares inputs a window at a time, sorts each window's rows by
+// length, runs them in batches and reports every input to sink (with its
+// vector or its error); a non-nil error from sink stops the call.
+func (e *Encoder) embed(ctx context.Context, inputs []Input, sink func(i int, v []float32, err error) error) error {
+	if ctx == nil {
+		return errNilContext
+	}
+	bs := e.set.batchSize
+	window := 4 * bs
+	for start := 0; start < len(inputs); start += window {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		end := min(start+window, len(inputs))
+		var rows []family.Row
+		var idx []int
 		for i := start; i < end; i++ {
 			p, err := e.prepare(inputs[i])
 			if err != nil {
-				return nil, fmt.Errorf("encoder: input %d: %w", i, err)
+				if err := sink(i, nil, err); err != nil {
+					return err
+				}
+				continue
 			}
-			batch = append(batch, p)
+			rows, idx = append(rows, p), append(idx, i)
 		}
-		if err := e.runGuarded(ctx, batch, start, out); err != nil {
-			return nil, err
+		order := make([]int, len(rows))
+		for k := range order {
+			order[k] = k
+		}
+		sort.SliceStable(order, func(a, b int) bool { return rows[order[a]].Len() < rows[order[b]].Len() })
+		for b := 0; b < len(order); b += bs {
+			part := order[b:min(b+bs, len(order))]
+			br, bi := make([]family.Row, len(part)), make([]int, len(part))
+			for k, o := range part {
+				br[k], bi[k] = rows[o], idx[o]
+			}
+			if err := e.runGuarded(ctx, br, bi, sink); err != nil {
+				return err
+			}
 		}
 	}
-	return out, nil
+	return nil
 }

@@ -120,3 +120,76 @@ func TestMemoryBudget(t *testing.T) {
 		t.Errorf("the tight budget ran %d batch shapes: the batch was not split", tight.CompiledShapes())
 	}
 }
+
+// TestEmbedEach: one bad input (unreadable image, over the token limit)
+// gets its own error; the others are embedded as Embed embeds them alone.
+func TestEmbedEach(t *testing.T) {
+	ctx := context.Background()
+	enc, err := Open(ctx, filepath.Join(goldenDir(), "tiny-b"), WithMaxTokens(64), WithLengthPolicy(FailLong))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	inputs := []Input{
+		{Text: "a cat"},
+		{Instruction: "Represent the given image.", ImagePath: filepath.Join(goldenDir(), "images", "no-such-file.png")},
+		{Text: strings.Repeat("a very long caption ", 40)},
+		{Instruction: "Represent the given image.", ImagePath: filepath.Join(goldenDir(), "images", "wide_300x40.png")},
+	}
+	res, err := enc.EmbedEach(ctx, inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[1].Err == nil || !errors.Is(res[2].Err, ErrTooLong) || res[0].Err != nil || res[3].Err != nil {
+		t.Fatalf("errors %v / %v / %v / %v", res[0].Err, res[1].Err, res[2].Err, res[3].Err)
+	}
+	for _, i := range []int{0, 3} {
+		alone, err := enc.Embed(ctx, inputs[i:i+1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range alone[0] {
+			if math.Abs(float64(alone[0][k]-res[i].Embedding[k])) > 1e-5 {
+				t.Fatalf("input %d differs from its embedding alone", i)
+			}
+		}
+	}
+	if _, err := enc.Embed(ctx, inputs); err == nil {
+		t.Error("Embed with bad inputs succeeded")
+	}
+}
+
+// TestLengthSorting: a call mixing short and long inputs pads each to its
+// own kind (they are batched by length), and returns them in input order
+// with the vectors each gets alone.
+func TestLengthSorting(t *testing.T) {
+	ctx := context.Background()
+	enc, err := Open(ctx, filepath.Join(goldenDir(), "tiny-b"), WithBatchSize(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	long := Input{Text: strings.Repeat("a long caption about a red bus at the station. ", 12)}
+	inputs := []Input{long, {Text: "a cat"}, long, {Text: "a dog"}}
+	got, err := enc.Embed(ctx, inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The two short inputs ran together in a short batch, the two long
+	// ones in a long one: two shapes (in input order, both batches would
+	// have been long).
+	if n := enc.CompiledShapes(); n != 2 {
+		t.Errorf("%d batch shapes, want 2 (short and long)", n)
+	}
+	for i, in := range inputs {
+		alone, err := enc.Embed(ctx, []Input{in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range alone[0] {
+			if math.Abs(float64(alone[0][k]-got[i][k])) > 1e-5 {
+				t.Fatalf("input %d out of place or different", i)
+			}
+		}
+	}
+}
