@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/org/vlm2vec/encoder/safetensors"
+	"github.com/org/vlm2vec/encoder/torchbin"
 	"github.com/org/vlm2vec/internal/atomicfile"
 )
 
@@ -155,10 +156,18 @@ func Load(dir string) (*Adapter, error) {
 	}
 	p := filepath.Join(dir, "adapter_model.safetensors")
 	if _, err := os.Stat(p); err != nil {
-		if _, binErr := os.Stat(filepath.Join(dir, "adapter_model.bin")); binErr == nil {
-			return nil, fmt.Errorf("peft: %s holds adapter_model.bin (a pickle); convert it to safetensors first (docs/encoder.md shows how)", dir)
+		bin := filepath.Join(dir, "adapter_model.bin")
+		if _, binErr := os.Stat(bin); binErr != nil {
+			return nil, fmt.Errorf("peft: %w", err)
 		}
-		return nil, fmt.Errorf("peft: %w", err)
+		// TIGER-Lab's adapters are torch.save files: read their tensors
+		// (no pickle code runs) into a temporary safetensors file.
+		tmp, err := binToSafetensors(bin)
+		if err != nil {
+			return nil, err
+		}
+		defer os.Remove(tmp)
+		p = tmp
 	}
 	ckpt, err := safetensors.OpenFiles(p)
 	if err != nil {
@@ -223,6 +232,30 @@ func Load(dir string) (*Adapter, error) {
 		return nil, fmt.Errorf("peft: %s: %w", dir, errors.Join(errs...))
 	}
 	return &a, nil
+}
+
+// binToSafetensors converts a torch.save state dict to a temporary
+// safetensors file and returns its path.
+func binToSafetensors(bin string) (string, error) {
+	sd, err := torchbin.Read(bin)
+	if err != nil {
+		return "", fmt.Errorf("peft: %w", err)
+	}
+	ts := make([]safetensors.TensorData, 0, len(sd))
+	for _, name := range torchbin.Names(sd) {
+		t := sd[name]
+		ts = append(ts, safetensors.TensorData{Name: name, DType: t.DType, Shape: t.Shape, Data: t.Data})
+	}
+	f, err := os.CreateTemp("", "adapter-*.safetensors")
+	if err != nil {
+		return "", fmt.Errorf("peft: %w", err)
+	}
+	f.Close()
+	if err := safetensors.Write(f.Name(), ts, map[string]string{"format": "pt"}); err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("peft: %s: %w", bin, err)
+	}
+	return f.Name(), nil
 }
 
 // splitName turns base_model.model.<module>.lora_A.weight into (module, kind).

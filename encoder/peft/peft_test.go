@@ -104,3 +104,42 @@ func TestLoadRejects(t *testing.T) {
 		t.Errorf("bin adapter: %v", err)
 	}
 }
+
+// TestLoadBinAdapter: an adapter stored as adapter_model.bin (torch.save,
+// as TIGER-Lab's repositories hold them) loads with the values of the
+// safetensors original (scripts/goldens/torchbin/make_fixtures.py re-saved
+// tiny-a-dora).
+func TestLoadBinAdapter(t *testing.T) {
+	bin, err := Load(filepath.Join("..", "torchbin", "testdata", "tiny-a-dora-bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := Load(filepath.Join("..", "qwen2vl", "testdata", "tiny-a-dora"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bin.Layers) != len(st.Layers) || len(bin.Layers) == 0 {
+		t.Fatalf("%d layers from .bin, %d from safetensors", len(bin.Layers), len(st.Layers))
+	}
+	for m, l := range st.Layers {
+		b := bin.Layers[m]
+		if b == nil {
+			t.Fatalf("%s missing from the .bin adapter", m)
+		}
+		for i := range l.A {
+			if l.A[i] != b.A[i] {
+				t.Fatalf("%s lora_A differs", m)
+			}
+		}
+		for i := range l.B {
+			if l.B[i] != b.B[i] {
+				t.Fatalf("%s lora_B differs", m)
+			}
+		}
+		for i := range l.Magnitude {
+			if l.Magnitude[i] != b.Magnitude[i] {
+				t.Fatalf("%s magnitude differs", m)
+			}
+		}
+	}
+}
