@@ -22,7 +22,7 @@ CGO_LDFLAGS="-L$PWD/.cache/lib" go test -count=1 -tags tokenizers_native ./encod
 # the Go backend's module only: its SIMD matmul kernels turn uintptr
 # arithmetic back into pointers, which checkptr (on under -race) rejects;
 # see docs/reliability.md. Our own unsafe code stays checked.
-go test -count=1 -race -gcflags='github.com/gomlx/compute/...=-d=checkptr=0' ./encoder/ ./gradcache/ ./mmeb/
+go test -count=1 -race -gcflags='github.com/gomlx/compute/...=-d=checkptr=0' ./encoder/ ./gradcache/ ./mmeb/ ./cmd/...
 
 # Fuzz targets, briefly, so their seed corpora keep passing new code.
 bash scripts/fuzz.sh 5s
