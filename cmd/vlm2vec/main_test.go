@@ -21,7 +21,7 @@ import (
 )
 
 var (
-	tiny   = filepath.Join("..", "..", "encoder", "qwen2vl", "testdata", "tiny-b")
+	tiny     = filepath.Join("..", "..", "encoder", "qwen2vl", "testdata", "tiny-b")
 	imageDir = filepath.Join("..", "..", "encoder", "qwen2vl", "testdata", "images")
 )
 
