@@ -3,6 +3,7 @@ package encoder
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -191,5 +192,67 @@ func TestLengthSorting(t *testing.T) {
 				t.Fatalf("input %d out of place or different", i)
 			}
 		}
+	}
+}
+
+// TestEmbedSeq: a stream longer than a window yields every input in order
+// with Embed's vectors; a bad input yields its error and the stream goes
+// on; breaking out stops it.
+func TestEmbedSeq(t *testing.T) {
+	ctx := context.Background()
+	enc, err := Open(ctx, filepath.Join(goldenDir(), "tiny-b"), WithBatchSize(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	var inputs []Input
+	for i := 0; i < 19; i++ {
+		inputs = append(inputs, Input{Text: fmt.Sprintf("caption number %d %s", i, strings.Repeat("word ", i%5))})
+	}
+	inputs[11] = Input{ImagePath: "no-such.png"}
+	seq := func(yield func(Input) bool) {
+		for _, in := range inputs {
+			if !yield(in) {
+				return
+			}
+		}
+	}
+	next := 0
+	for i, r := range enc.EmbedSeq(ctx, seq) {
+		if i != next {
+			t.Fatalf("index %d, want %d", i, next)
+		}
+		next++
+		if i == 11 {
+			if r.Err == nil {
+				t.Error("the bad input yielded no error")
+			}
+			continue
+		}
+		if r.Err != nil {
+			t.Fatalf("input %d: %v", i, r.Err)
+		}
+		alone, err := enc.Embed(ctx, inputs[i:i+1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range alone[0] {
+			if math.Abs(float64(alone[0][k]-r.Embedding[k])) > 1e-5 {
+				t.Fatalf("input %d differs from Embed's vector", i)
+			}
+		}
+	}
+	if next != len(inputs) {
+		t.Fatalf("%d results for %d inputs", next, len(inputs))
+	}
+	count := 0
+	for range enc.EmbedSeq(ctx, seq) {
+		count++
+		if count == 3 {
+			break
+		}
+	}
+	if count != 3 {
+		t.Errorf("break: %d", count)
 	}
 }
