@@ -1,6 +1,12 @@
 package clip
 
-import "github.com/gomlx/gomlx/core/tensors"
+import (
+	"fmt"
+
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/org/vlm2vec/encoder/layers"
+)
 
 // Batch is one forward pass of a family whose image tokens read rows of a
 // visual table computed from CLIP crops (LLaVA-NeXT, Phi-3-V): token rows
@@ -77,4 +83,35 @@ func (b *Batch) Inputs() []any {
 func ShardAxes(inputs []any) []int {
 	axes := []int{0, 0, 0, -1, 0, -1}
 	return axes[:min(len(inputs), len(axes))]
+}
+
+// Forward is a CLIP family's forward: the visual table its image tokens read
+// (from crops [N, grid², patchDim]) and the decoder to the pooled hidden
+// states [B, hidden] (float32).
+type Forward interface {
+	VisualTable(crops *graph.Node) *graph.Node
+	Decoder(ids, valid, pooled, visual, featSrc *graph.Node) *graph.Node
+}
+
+// Embed builds a CLIP family's forward from Batch.Inputs() nodes (3 for a
+// text-only batch, 6 with images) and returns the L2-normalised embeddings
+// and the hidden states. newGraph(seeds) builds the family's graph with
+// adapter dropout seeded by seeds (nil: off); the vision side gets
+// per-crop seeds derived from the examples' (layers.CropSeeds).
+func Embed(in []*graph.Node, seeds *graph.Node, newGraph func(seeds *graph.Node) Forward) (emb, hidden *graph.Node) {
+	g := newGraph(seeds)
+	var visual, featSrc *graph.Node
+	switch len(in) {
+	case 3:
+	case 6:
+		vg := g
+		if seeds != nil {
+			vg = newGraph(layers.CropSeeds(seeds, in[5]))
+		}
+		visual, featSrc = vg.VisualTable(in[3]), in[4]
+	default:
+		panic(fmt.Sprintf("clip: embedding graph wants 3 or 6 inputs, got %d", len(in)))
+	}
+	hidden = g.Decoder(in[0], in[1], in[2], visual, featSrc)
+	return layers.NormalizeL2(hidden), hidden
 }

@@ -224,12 +224,8 @@ func LoadConfig(path string, allowUnknown bool) (*Config, error) {
 }
 
 func (c *Config) validate() error {
-	var errs []string
-	check := func(ok bool, format string, args ...any) {
-		if !ok {
-			errs = append(errs, fmt.Sprintf(format, args...))
-		}
-	}
+	var errs family.Problems
+	check := errs.Check
 	t, v := &c.TextConfig, &c.VisionConfig
 	check(c.ModelType == "llava_next", "model_type %q is not llava_next", c.ModelType)
 	check(t.ModelType == "mistral" || t.ModelType == "llama", "text_config.model_type %q unsupported (mistral or llama)", t.ModelType)
@@ -265,8 +261,5 @@ func (c *Config) validate() error {
 	check(c.ImageTokenIndex >= 0 && c.ImageTokenIndex < t.VocabSize, "image_token_index %d outside the vocabulary (%d)", c.ImageTokenIndex, t.VocabSize)
 	check(t.NumHiddenLayers <= 1024 && t.HiddenSize <= 1<<16 && t.IntermediateSize <= 1<<18 && t.VocabSize <= 1<<24,
 		"text_config sizes are implausible")
-	if len(errs) > 0 {
-		return fmt.Errorf("llavanext: invalid config.json: %s", strings.Join(errs, "; "))
-	}
-	return nil
+	return errs.Err("llavanext", "config.json")
 }

@@ -23,10 +23,10 @@ func newNet(scope *model.Scope, cfg *Config, dt dtypes.DType, adapter *layers.Ad
 	return &net{Net: &layers.Net{Scope: scope, DType: dt, Adapter: adapter}, cfg: cfg}
 }
 
-// visionFeatures runs crops [N, grid², channels·patch²] (clip.Im2Col
+// VisualTable runs crops [N, grid², channels·patch²] (clip.Im2Col
 // layout) through CLIP up to the feature layer(s), drops the CLS token
 // ("default" strategy) and projects: [N·grid², hidden] in the compute dtype.
-func (n *net) visionFeatures(crops *Node) *Node {
+func (n *net) VisualTable(crops *Node) *Node {
 	selected := clip.HiddenStates(n.Net, visionPrefix, &n.cfg.VisionConfig, crops, n.cfg.Indices())
 	nc, np := crops.Shape().Dimensions[0], crops.Shape().Dimensions[1]
 	t := np + 1
@@ -41,11 +41,11 @@ func (n *net) visionFeatures(crops *Node) *Node {
 	return Reshape(f, nc*np, n.cfg.TextConfig.HiddenSize)
 }
 
-// decoder embeds tokens (a token with featSrc >= 0 takes that row of the
+// Decoder embeds tokens (a token with featSrc >= 0 takes that row of the
 // visual table: the projected features, then image_newline), runs the
 // Mistral/Llama layers and returns the final-norm hidden state at each
 // row's pooled position: [B, hidden] in float32.
-func (n *net) decoder(ids, valid, pooled, visual, featSrc *Node) *Node {
+func (n *net) Decoder(ids, valid, pooled, visual, featSrc *Node) *Node {
 	g := ids.Graph()
 	t, dt := &n.cfg.TextConfig, n.DType
 	b, s := ids.Shape().Dimensions[0], ids.Shape().Dimensions[1]

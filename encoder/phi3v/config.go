@@ -211,12 +211,8 @@ func LoadConfig(path string, allowUnknown bool) (*Config, error) {
 }
 
 func (c *Config) validate() error {
-	var errs []string
-	check := func(ok bool, format string, args ...any) {
-		if !ok {
-			errs = append(errs, fmt.Sprintf(format, args...))
-		}
-	}
+	var errs family.Problems
+	check := errs.Check
 	check(c.ModelType == "phi3_v", "model_type %q is not phi3_v", c.ModelType)
 	check(c.HiddenSize > 0 && c.NumHiddenLayers > 0 && c.IntermediateSize > 0 && c.VocabSize > 0, "sizes must be positive")
 	check(c.NumAttentionHeads > 0 && c.HiddenSize%max(c.NumAttentionHeads, 1) == 0, "hidden_size %d not divisible by num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads)
@@ -261,8 +257,5 @@ func (c *Config) validate() error {
 		check(false, "img_processor.layer_idx out of range for %d layers", v.NumHiddenLayers)
 	}
 	check(c.NumHiddenLayers <= 1024 && c.HiddenSize <= 1<<16 && c.IntermediateSize <= 1<<18 && c.VocabSize <= 1<<24, "sizes are implausible")
-	if len(errs) > 0 {
-		return fmt.Errorf("phi3v: invalid config.json: %s", strings.Join(errs, "; "))
-	}
-	return nil
+	return errs.Err("phi3v", "config.json")
 }

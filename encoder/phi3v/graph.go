@@ -24,14 +24,14 @@ func newNet(scope *model.Scope, cfg *Config, dt dtypes.DType, adapter *layers.Ad
 	return &net{Net: &layers.Net{Scope: scope, DType: dt, Adapter: adapter}, cfg: cfg}
 }
 
-// visualTable runs crops [N, 576, 3·14²] (clip.Im2Col layout; each image's
+// VisualTable runs crops [N, 576, 3·14²] (clip.Im2Col layout; each image's
 // global crop then its local crops) through CLIP to the feature layer,
 // drops CLS, merges each 2x2 block of patches into one 4C-wide feature
 // (Phi-3-V's reshape_hd_patches_2x2merge), appends the sub_GN and glb_GN
 // separators and projects every row through img_projection:
 // [N·144 + 2, hidden]. The projection works row by row, so projecting the
 // table and then gathering tokens equals the reference's gather-then-project.
-func (n *net) visualTable(crops *Node) *Node {
+func (n *net) VisualTable(crops *Node) *Node {
 	g := crops.Graph()
 	v := n.cfg.Vision()
 	nc := crops.Shape().Dimensions[0]
@@ -49,10 +49,10 @@ func (n *net) visualTable(crops *Node) *Node {
 	return n.Linear(table, projPrefix+"2", true)
 }
 
-// decoder embeds tokens (a token with featSrc >= 0 takes that row of the
+// Decoder embeds tokens (a token with featSrc >= 0 takes that row of the
 // visual table instead), runs the Phi-3 layers and returns the final-norm
 // hidden state at each row's pooled position: [B, hidden] in float32.
-func (n *net) decoder(ids, valid, pooled, visual, featSrc *Node) *Node {
+func (n *net) Decoder(ids, valid, pooled, visual, featSrc *Node) *Node {
 	g := ids.Graph()
 	c, dt := n.cfg, n.DType
 	b, s := ids.Shape().Dimensions[0], ids.Shape().Dimensions[1]

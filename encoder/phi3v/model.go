@@ -65,21 +65,9 @@ func Load(backend compute.Backend, dir string, opts LoadOptions) (*Model, error)
 // With dropout seeds [B], the vision side's adapter layers draw their
 // masks from per-crop seeds (layers.CropSeeds).
 func (m *Model) embed(scope *model.Scope, in []*Node, seeds *Node) (emb, hidden *Node) {
-	n := newNet(scope, m.Config, m.DType, m.AdapterGraph(seeds))
-	var visual, featSrc *Node
-	switch len(in) {
-	case 3:
-	case 6:
-		vn := n
-		if seeds != nil {
-			vn = newNet(scope, m.Config, m.DType, m.AdapterGraph(layers.CropSeeds(seeds, in[5])))
-		}
-		visual, featSrc = vn.visualTable(in[3]), in[4]
-	default:
-		panic(fmt.Sprintf("phi3v: embedding graph wants 3 or 6 inputs, got %d", len(in)))
-	}
-	hidden = n.decoder(in[0], in[1], in[2], visual, featSrc)
-	return layers.NormalizeL2(hidden), hidden
+	return clip.Embed(in, seeds, func(seeds *Node) clip.Forward {
+		return newNet(scope, m.Config, m.DType, m.AdapterGraph(seeds))
+	})
 }
 
 // EmbedGraph builds the embedding computation inside a caller's graph (for

@@ -202,12 +202,8 @@ func LoadConfig(path string, allowUnknown bool) (*Config, error) {
 }
 
 func (c *Config) validate() error {
-	var errs []string
-	check := func(ok bool, format string, args ...any) {
-		if !ok {
-			errs = append(errs, fmt.Sprintf(format, args...))
-		}
-	}
+	var errs family.Problems
+	check := errs.Check
 	check(c.ModelType == "qwen2_vl" || c.ModelType == "", "model_type %q is not qwen2_vl", c.ModelType)
 	check(c.HiddenSize > 0, "hidden_size must be positive")
 	check(c.NumHiddenLayers > 0, "num_hidden_layers must be positive")
@@ -245,8 +241,5 @@ func (c *Config) validate() error {
 	check(c.VocabSize <= 1<<24, "vocab_size %d is implausible", c.VocabSize)
 	check(v.SpatialPatchSize == 0 || v.SpatialPatchSize == v.PatchSize, "vision_config.spatial_patch_size %d contradicts patch_size %d", v.SpatialPatchSize, v.PatchSize)
 	check(v.PatchSize <= 1024 && v.SpatialMergeSize <= 64 && v.TemporalPatchSize <= 64 && v.InChannels <= 64 && v.MLPRatio <= 64, "vision patch geometry is implausible")
-	if len(errs) > 0 {
-		return fmt.Errorf("qwen2vl: invalid config.json: %s", strings.Join(errs, "; "))
-	}
-	return nil
+	return errs.Err("qwen2vl", "config.json")
 }
