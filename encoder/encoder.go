@@ -157,8 +157,9 @@ type Encoder struct {
 	model family.Model
 	set   settings
 
-	mu     sync.Mutex
-	shapes map[string]bool
+	mu          sync.Mutex
+	shapes      map[string]bool
+	fingerprint string
 }
 
 // Open loads a checkpoint directory (config.json, safetensors weights,
@@ -202,7 +203,12 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Encoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Encoder{model: m, set: set, shapes: map[string]bool{}}, nil
+	fp, err := fingerprintOf(m.Family(), set, dir, set.adapterDir)
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("encoder: fingerprinting %s: %w", dir, err)
+	}
+	return &Encoder{model: m, set: set, shapes: map[string]bool{}, fingerprint: fp}, nil
 }
 
 // pickFamily returns the family named, or the first that claims dir.

@@ -7,10 +7,17 @@ import (
 )
 
 // MMEB adapts the encoder to the MMEB evaluator: items carry their text in
-// the data's format (with <|image_1|>) and an image path. id names the
-// model for the evaluator's embedding cache; it should change whenever the
-// vectors would (checkpoint, adapter, dtype, resolution).
-func (e *Encoder) MMEB(id string) mmeb.Embedder { return &mmebEmbedder{e: e, id: id} }
+// the data's format (with <|image_1|>) and an image path. The evaluator's
+// embedding cache is keyed on ModelID: the encoder's Fingerprint (which
+// changes with the checkpoint's and adapter's contents and the settings),
+// after name when one is given for people to read.
+func (e *Encoder) MMEB(name string) mmeb.Embedder {
+	id := e.Fingerprint()
+	if name != "" {
+		id = name + "@" + id
+	}
+	return &mmebEmbedder{e: e, id: id}
+}
 
 type mmebEmbedder struct {
 	e  *Encoder

@@ -215,3 +215,49 @@ func TestTokenPastVocabIsAnError(t *testing.T) {
 		}
 	}
 }
+
+// TestFingerprintFollowsContents: the fingerprint (the MMEB cache's key) is
+// stable for the same files and settings, and changes when an adapter is
+// replaced in place or a setting that changes the vectors does.
+func TestFingerprintFollowsContents(t *testing.T) {
+	ctx := context.Background()
+	base := filepath.Join(goldenDir(), "tiny-a")
+	adapter := t.TempDir()
+	for _, f := range []string{"adapter_config.json", "adapter_model.safetensors"} {
+		data, err := os.ReadFile(filepath.Join(goldenDir(), "tiny-a-lora", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(adapter, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fp := func(opts ...Option) string {
+		enc, err := Open(ctx, base, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer enc.Close()
+		return enc.Fingerprint()
+	}
+	a := fp(WithAdapter(adapter))
+	if a == "" || a != fp(WithAdapter(adapter)) {
+		t.Fatal("fingerprint not stable")
+	}
+	if a == fp() || a == fp(WithAdapter(adapter), WithMaxTokens(64)) {
+		t.Error("fingerprint ignores the adapter or a setting")
+	}
+	// Retrain in place: same names and shapes, other values.
+	p := filepath.Join(adapter, "adapter_model.safetensors")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-1] ^= 0x40
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if a == fp(WithAdapter(adapter)) {
+		t.Error("fingerprint unchanged after the adapter was replaced in place")
+	}
+}

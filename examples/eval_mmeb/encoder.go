@@ -8,8 +8,9 @@ import (
 	"github.com/org/vlm2vec/mmeb"
 )
 
-// openEncoder loads a Qwen2-VL checkpoint (and adapter) and returns it as
-// an mmeb.Embedder whose cache id names the checkpoint and adapter paths.
+// openEncoder loads a checkpoint (and adapter) and returns it as an
+// mmeb.Embedder whose cache id names the checkpoint and adapter paths and
+// carries the encoder's content fingerprint (Encoder.MMEB).
 func openEncoder(ctx context.Context, dir, adapter, backend string, batch int) (*encoder.Encoder, mmeb.Embedder, error) {
 	opts := []encoder.Option{encoder.WithBatchSize(batch)}
 	if backend != "" {
