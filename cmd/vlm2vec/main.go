@@ -15,8 +15,11 @@
 // API ({"input": "text" | ["text", ...] | [{"text", "image", "instruction"}]},
 // images as base64 or data: URLs), batching concurrent requests together.
 //
-// Training and MMEB evaluation are examples/train_lora and
-// examples/eval_mmeb.
+// eval and train are the MMEB evaluator and the trainer, with the flags of
+// examples/eval_mmeb and examples/train_lora.
+//
+//	vlm2vec eval --data DIR --images DIR --embedder encoder --model DIR
+//	vlm2vec train --model_name DIR --synthetic DIR --output_dir DIR
 package main
 
 import (
@@ -30,6 +33,8 @@ import (
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/org/vlm2vec/encoder"
+	"github.com/org/vlm2vec/internal/evalcmd"
+	"github.com/org/vlm2vec/internal/traincmd"
 )
 
 func main() {
@@ -46,6 +51,8 @@ const usage = `usage: vlm2vec <command> [flags]
 commands:
   embed   embed a JSONL file or a folder of images into JSONL (and .npy)
   serve   an HTTP server with an OpenAI-style /v1/embeddings endpoint
+  eval    score a model on MMEB data (the flags of examples/eval_mmeb)
+  train   fine-tune with LoRA/DoRA and GradCache (the flags of examples/train_lora)
 
 run "vlm2vec <command> -h" for a command's flags.
 `
@@ -60,6 +67,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runEmbed(ctx, args[1:], stdout, stderr)
 	case "serve":
 		return runServe(ctx, args[1:], stderr)
+	case "eval":
+		return evalcmd.Run(args[1:], stdout, stderr)
+	case "train":
+		return traincmd.Run(ctx, args[1:], stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

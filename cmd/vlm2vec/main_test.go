@@ -214,3 +214,29 @@ func mustDecode(t *testing.T, png []byte) *image.RGBA {
 	}
 	return img
 }
+
+// TestEvalAndTrainSubcommands: eval and train run the evaluator and the
+// trainer (their own tests cover them in internal/evalcmd and traincmd).
+func TestEvalAndTrainSubcommands(t *testing.T) {
+	s := filepath.Join("..", "..", "mmeb", "testdata", "synthetic")
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"eval", "--data", filepath.Join(s, "MMEB-eval"), "--images", filepath.Join(s, "images"),
+		"--datasets", "VOC2007", "--quiet"}, &stdout, &stderr); err != nil {
+		t.Fatalf("eval: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "| VOC2007 | CLS | hit@1 | 75.00 |") {
+		t.Errorf("eval output:\n%s", stdout.String())
+	}
+	dir := t.TempDir()
+	if err := run(context.Background(), []string{"train", "--model_name", filepath.Join("..", "..", "encoder", "qwen2vl", "testdata", "tiny-a"),
+		"--synthetic", filepath.Join(dir, "shapes"), "--output_dir", filepath.Join(dir, "run"), "--max_steps", "2",
+		"--per_device_train_batch_size", "4", "--lora_r", "4", "--eval_steps", "0", "--save_steps", "2"}, &stdout, &stderr); err != nil {
+		t.Fatalf("train: %v\n%s", err, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run", "adapter", "adapter_config.json")); err != nil {
+		t.Error(err)
+	}
+	if err := run(context.Background(), []string{"nope"}, &stdout, &stderr); err == nil {
+		t.Error("an unknown command succeeded")
+	}
+}

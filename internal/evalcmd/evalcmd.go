@@ -1,0 +1,242 @@
+// Package evalcmd is the MMEB evaluation command (examples/eval_mmeb and
+// "vlm2vec eval"): it evaluates an embedder on MMEB data and prints the
+// per-dataset scores and the papers' aggregate tables. See Run.
+package evalcmd
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/org/vlm2vec/internal/atomicfile"
+	"github.com/org/vlm2vec/mmeb"
+)
+
+// Run runs the command on its arguments (flags as examples/eval_mmeb
+// documents them).
+func Run(args []string, stdout, stderr io.Writer) error { return run(args, stdout, stderr) }
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("eval_mmeb", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", "", "directory with one subdirectory (or .parquet) per dataset; a comma-separated list is searched in order (required)")
+	images := fs.String("images", "", "image root the rows' image paths are relative to (MMEB-eval: eval_images/, MMEB-V2: image-tasks/)")
+	pages := fs.String("pages", "", "visual-document page root, e.g. MMEB-V2 visdoc-tasks; pages are read from (and missing ones extracted to) <pages>/<dataset folder>/ (default: --images)")
+	frames := fs.String("frames", "", "video frame root, e.g. MMEB-V2 video-tasks/frames/video_cls (default: --images)")
+	datasets := fs.String("datasets", "", "comma-separated datasets, meta-tasks (CLS, VQA, RET, VG, V-CLS, VDRv1, …) or modalities (image, video, visdoc); default: every dataset found under --data")
+	limit := fs.Int("limit", 0, "evaluate only the first N rows (queries) of each dataset; 0 = all")
+	out := fs.String("out", "", "output directory for <dataset>_score.json, all_scores.json, table.md, scores.png and the embedding cache")
+	embedder := fs.String("embedder", "trivial", `"encoder" (a Qwen2-VL checkpoint, see --model) or "trivial" (a model-free colour/word matcher for pipeline tests, not a model)`)
+	modelDir := fs.String("model", "", "checkpoint directory for --embedder encoder")
+	adapterDir := fs.String("adapter", "", "PEFT adapter directory for --embedder encoder")
+	backend := fs.String("backend", "", "GoMLX backend for --embedder encoder (default: GOMLX_BACKEND or the pure-Go one)")
+	batch := fs.Int("batch", 16, "items per embedding batch")
+	cacheDir := fs.String("cache", "", "embedding cache directory (default <out>/cache; \"off\" disables)")
+	modelID := fs.String("model-id", "", "model id for the cache and reports (default: the embedder's)")
+	quiet := fs.Bool("quiet", false, "no progress bars")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *data == "" {
+		fs.Usage()
+		return errors.New("--data is required")
+	}
+	dataDirs := strings.Split(*data, ",")
+	if *images == "" {
+		*images = dataDirs[0]
+	}
+	if *pages == "" {
+		*pages = *images
+	}
+	if *frames == "" {
+		*frames = *images
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	var emb mmeb.Embedder
+	switch *embedder {
+	case "trivial":
+		emb = &mmeb.ColorWordEmbedder{}
+	case "encoder":
+		if *modelDir == "" {
+			return errors.New("--embedder encoder needs --model")
+		}
+		enc, e, err := openEncoder(ctx, *modelDir, *adapterDir, *backend, *batch)
+		if err != nil {
+			return err
+		}
+		defer enc.Close()
+		emb = e
+	default:
+		return fmt.Errorf("unknown embedder %q (want encoder or trivial)", *embedder)
+	}
+	model := *modelID
+	if model == "" {
+		if m, ok := emb.(mmeb.ModelIdentifier); ok {
+			model = m.ModelID()
+		}
+	}
+
+	tasks, err := selectTasks(dataDirs, *datasets)
+	if err != nil {
+		return err
+	}
+	if len(tasks) == 0 {
+		return fmt.Errorf("no MMEB dataset found under %s", *data)
+	}
+
+	var cache *mmeb.Cache
+	if *cacheDir != "off" && (*cacheDir != "" || *out != "") {
+		dir := *cacheDir
+		if dir == "" {
+			dir = filepath.Join(*out, "cache")
+		}
+		if cache, err = mmeb.OpenCache(dir); err != nil {
+			return err
+		}
+		defer cache.Close()
+		for _, b := range cache.BadSegments() {
+			fmt.Fprintln(stderr, "cache: skipped damaged segment", b)
+		}
+	}
+	opts := mmeb.Options{BatchSize: *batch, Cache: cache, ModelID: model}
+	if !*quiet {
+		opts.Progress = stderr
+	}
+
+	var results []*mmeb.Result
+	for _, t := range tasks {
+		root := *images
+		switch t.Modality {
+		case mmeb.ModVisDoc:
+			root = filepath.Join(*pages, t.Dir)
+		case mmeb.ModVideo:
+			root = *frames
+		}
+		ds, err := mmeb.Open(ctx, findDir(dataDirs, t), root, t, mmeb.LoadOptions{Limit: *limit})
+		if err != nil {
+			return err
+		}
+		if len(ds.Problems) > 0 {
+			fmt.Fprintf(stderr, "%s: %d of %d rows malformed and left out", t.Name, len(ds.Problems), ds.Rows)
+			for i, p := range ds.Problems {
+				if i == 3 {
+					fmt.Fprintf(stderr, "; …")
+					break
+				}
+				fmt.Fprintf(stderr, "; %s", p)
+			}
+			fmt.Fprintln(stderr)
+		}
+		res, err := mmeb.Evaluate(ctx, emb, ds, opts)
+		if err != nil {
+			return err
+		}
+		results = append(results, res)
+		if *out != "" {
+			if err := mmeb.WriteScoreFile(*out, res); err != nil {
+				return err
+			}
+			if err := writeProblems(*out, res); err != nil {
+				return err
+			}
+		}
+	}
+
+	report := renderReport(model, results)
+	fmt.Fprint(stdout, report)
+	if *out != "" {
+		if err := atomicfile.WriteBytes(filepath.Join(*out, "table.md"), []byte(report), 0o644); err != nil {
+			return err
+		}
+		all, err := mmeb.NewAllScores(model, results).MarshalJSON()
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.WriteBytes(filepath.Join(*out, "all_scores.json"), all, 0o644); err != nil {
+			return err
+		}
+		err = atomicfile.Write(filepath.Join(*out, "scores.png"), 0o644, func(f *os.File) error {
+			return mmeb.PlotPNG(f, "MMEB - "+model, results)
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "wrote %s (per-dataset *_score.json, all_scores.json, table.md, scores.png)\n", *out)
+	}
+	return nil
+}
+
+// selectTasks resolves --datasets, or lists the datasets present in dirs.
+func selectTasks(dirs []string, spec string) ([]mmeb.Task, error) {
+	if spec != "" {
+		return mmeb.SelectTasks(mmeb.Tasks(), spec)
+	}
+	var found []mmeb.Task
+	for _, t := range mmeb.Tasks() {
+		if has(dirs, t) != "" {
+			found = append(found, t)
+		}
+	}
+	return found, nil
+}
+
+// has returns the first directory holding dataset t, or "".
+func has(dirs []string, t mmeb.Task) string {
+	for _, dir := range dirs {
+		for _, name := range []string{t.Name, t.Name + ".parquet"} {
+			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+				return dir
+			}
+		}
+	}
+	return ""
+}
+
+// findDir picks the directory to load t from (the first, when none has
+// it, so that the loader reports what it looked for).
+func findDir(dirs []string, t mmeb.Task) string {
+	if d := has(dirs, t); d != "" {
+		return d
+	}
+	return dirs[0]
+}
+
+func renderReport(model string, results []*mmeb.Result) string {
+	var b strings.Builder
+	b.WriteString("## Per dataset\n\n")
+	b.WriteString(mmeb.MarkdownDatasets(results))
+	main := mmeb.MainScores(results)
+	hasV1 := false
+	for _, r := range results {
+		hasV1 = hasV1 || r.Task.InV1
+	}
+	if hasV1 {
+		b.WriteString("\n## MMEB-V1 (Precision@1, %)\n\n")
+		b.WriteString(mmeb.Markdown(model, mmeb.V1Table(main)))
+	}
+	b.WriteString("\n## MMEB-V2 (image/video hit@1, visdoc NDCG@5, %)\n\n")
+	b.WriteString(mmeb.Markdown(model, mmeb.V2Table(main)))
+	b.WriteString("\nGroups marked (n/N) are means over the n datasets evaluated, not the full benchmark.\n")
+	return b.String()
+}
+
+func writeProblems(dir string, r *mmeb.Result) error {
+	if len(r.Problems) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for _, p := range r.Problems {
+		b.WriteString(p.String())
+		b.WriteByte('\n')
+	}
+	return atomicfile.WriteBytes(filepath.Join(dir, r.Task.Name+"_problems.txt"), []byte(b.String()), 0o644)
+}
