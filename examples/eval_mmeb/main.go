@@ -10,7 +10,7 @@
 // See docs/mmeb.md for the real TIGER-Lab/MMEB-eval and TIGER-Lab/MMEB-V2
 // layouts.
 //
-// --embedder encoder --model DIR evaluates a Qwen2-VL checkpoint (with
+// --embedder encoder --model DIR evaluates a checkpoint of any supported family (with
 // --adapter for a PEFT adapter) through package encoder. --embedder
 // trivial is a model-free colour/word matcher (mmeb.ColorWordEmbedder)
 // for checking the pipeline on the synthetic benchmark; its scores on real

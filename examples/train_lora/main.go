@@ -1,5 +1,6 @@
-// Command train_lora fine-tunes a Qwen2-VL backbone into a VLM2Vec
-// embedding model with a LoRA/DoRA adapter, InfoNCE and GradCache, the way
+// Command train_lora fine-tunes a backbone of any supported family (Qwen2-VL,
+// GME, LLaVA-NeXT, Phi-3.5-V) into a VLM2Vec embedding model with a LoRA/DoRA
+// adapter, InfoNCE and GradCache, the way
 // VLM2Vec's train.py does. Flags mirror VLM2Vec's arguments.
 //
 // With --synthetic it first writes a small dataset of drawn shapes and
