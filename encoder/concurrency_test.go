@@ -2,8 +2,10 @@ package encoder
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"sync"
+	"time"
 	"testing"
 )
 
@@ -73,4 +75,44 @@ func TestEmbedRacingClose(t *testing.T) {
 		t.Error(err)
 	}
 	wg.Wait()
+}
+
+// TestCancelStopsAtTheNextBatch: cancelling a long Embed returns
+// context.Canceled within about one forward pass: the call checks its
+// context before every batch (a running pass cannot be interrupted; the
+// memory budget bounds how long one takes). Logs the measured latency.
+func TestCancelStopsAtTheNextBatch(t *testing.T) {
+	enc, err := Open(context.Background(), filepath.Join(goldenDir(), "tiny-b"), WithBatchSize(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	one := []Input{{Instruction: "Represent the given image.", ImagePath: filepath.Join(goldenDir(), "images", "photo_120x90.png")}}
+	start := time.Now()
+	if _, err := enc.Embed(context.Background(), append(one, one...)); err != nil {
+		t.Fatal(err)
+	}
+	pass := time.Since(start)
+	var many []Input
+	for i := 0; i < 400; i++ {
+		many = append(many, one[0])
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := enc.Embed(ctx, many)
+		done <- err
+	}()
+	time.Sleep(3 * pass)
+	cancelled := time.Now()
+	cancel()
+	err = <-done
+	latency := time.Since(cancelled)
+	t.Logf("one batch %v; returned %v after cancel", pass, latency)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
+	}
+	if latency > 10*pass+time.Second {
+		t.Errorf("returned %v after cancel, one batch takes %v", latency, pass)
+	}
 }
