@@ -25,17 +25,14 @@ var ErrTooLong = errors.New("input over the token limit")
 // activation memory than the budget (WithMemoryBudget).
 var ErrOverBudget = errors.New("input over the memory budget")
 
-// Fit applies the length policy to a prompt's token ids (visual: it carries
-// images or videos, already expanded into their tokens).
-func Fit(ids []int, limit int, visual bool, p LengthPolicy) ([]int, error) {
+// Fit applies the length policy to a text-only prompt's token ids (prompts
+// with visual tokens go through Limit.Visual: those are never cut).
+func Fit(ids []int, limit int, p LengthPolicy) ([]int, error) {
 	if limit <= 0 || len(ids) <= limit {
 		return ids, nil
 	}
-	if p == TruncateText && !visual {
+	if p == TruncateText {
 		return ids[:limit], nil
-	}
-	if visual {
-		return nil, Limit{Max: limit}.Visual(len(ids))
 	}
 	return nil, fmt.Errorf("%w: %d text tokens, over the limit of %d (WithMaxTokens; the TruncateText policy cuts them)", ErrTooLong, len(ids), limit)
 }
@@ -73,7 +70,7 @@ func NewLimit(o Options, modelMax int) Limit {
 func (l Limit) MaxTokens() int { return l.Max }
 
 // Text fits a text-only prompt's ids to the limit (Fit).
-func (l Limit) Text(ids []int) ([]int, error) { return Fit(ids, l.Max, false, l.Policy) }
+func (l Limit) Text(ids []int) ([]int, error) { return Fit(ids, l.Max, l.Policy) }
 
 // Visual checks a prompt with images or videos of n tokens in all.
 func (l Limit) Visual(n int) error {

@@ -155,13 +155,20 @@ func (b *Backbone) Prepare(prompt string, visuals []family.Visual) (family.Row, 
 		return nil, fmt.Errorf("phi3v: %d image(s) but %d <|image_k|> tag(s) in the prompt", len(visuals), len(tags))
 	}
 	r := &row{}
-	encode := func(chunk string) error {
+	// encode appends a chunk's tokens; fit applies the length policy, which
+	// may cut text-only prompts (tags == 0, one chunk).
+	encode := func(chunk string, fit bool) error {
 		ids, err := b.tok.Encode(chunk, true)
 		if err != nil {
 			return fmt.Errorf("phi3v: tokenizing: %w", err)
 		}
 		if err := family.CheckIDs(ids, b.Config.VocabSize, b.tok, "phi3v"); err != nil {
 			return err
+		}
+		if fit {
+			if ids, err = b.Text(ids); err != nil {
+				return err
+			}
 		}
 		for _, id := range ids {
 			r.ids = append(r.ids, int32(id))
@@ -170,19 +177,8 @@ func (b *Backbone) Prepare(prompt string, visuals []family.Visual) (family.Row, 
 		return nil
 	}
 	if len(tags) == 0 {
-		ids, err := b.tok.Encode(prompt, true)
-		if err != nil {
-			return nil, fmt.Errorf("phi3v: tokenizing: %w", err)
-		}
-		if err := family.CheckIDs(ids, b.Config.VocabSize, b.tok, "phi3v"); err != nil {
+		if err := encode(prompt, true); err != nil {
 			return nil, err
-		}
-		if ids, err = b.Text(ids); err != nil {
-			return nil, err
-		}
-		for _, id := range ids {
-			r.ids = append(r.ids, int32(id))
-			r.isImage = append(r.isImage, false)
 		}
 		return r, nil
 	}
@@ -191,7 +187,7 @@ func (b *Backbone) Prepare(prompt string, visuals []family.Visual) (family.Row, 
 		if n, err := strconv.Atoi(prompt[t[2]:t[3]]); err != nil || n != k+1 {
 			return nil, fmt.Errorf("phi3v: image tag %d is %s; tags must be <|image_1|>..<|image_%d|> in order", k+1, prompt[t[0]:t[1]], len(tags))
 		}
-		if err := encode(prompt[at:t[0]]); err != nil {
+		if err := encode(prompt[at:t[0]], false); err != nil {
 			return nil, err
 		}
 		img, err := b.processImage(visuals[k])
@@ -207,7 +203,7 @@ func (b *Backbone) Prepare(prompt string, visuals []family.Visual) (family.Row, 
 	}
 	// The text after the last tag is a chunk too, empty or not (re.split
 	// yields it, and the tokenizer gives an empty chunk its BOS).
-	if err := encode(prompt[at:]); err != nil {
+	if err := encode(prompt[at:], false); err != nil {
 		return nil, err
 	}
 	if err := b.Visual(len(r.ids)); err != nil {
