@@ -5,8 +5,8 @@ import (
 	"errors"
 	"path/filepath"
 	"sync"
-	"time"
 	"testing"
+	"time"
 )
 
 // TestConcurrentEmbed: goroutines embedding on one encoder get the vectors

@@ -141,10 +141,7 @@ func defaults() Config {
 }
 
 // Fields that carry nothing for the embedding graph.
-var (
-	knownTop = map[string]bool{"auto_map": true, "_attn_implementation": true, "embd_layer": true, "img_processor": true}
-	knownImg = map[string]bool{}
-)
+var knownTop = map[string]bool{"auto_map": true, "_attn_implementation": true, "embd_layer": true, "img_processor": true}
 
 // ParseConfig decodes and validates a config.json document. Unknown fields
 // are an error unless allowUnknown is set.
@@ -189,7 +186,7 @@ func unknownKeys(raw map[string]json.RawMessage, c *Config) error {
 	if v, ok := raw["img_processor"]; ok {
 		img := c.ImgProcessor
 		img.LayerIdx, img.CLIPVisionConfig = new(int), &clip.Config{}
-		check("img_processor.", v, family.JSONFieldNames(&img), knownImg)
+		check("img_processor.", v, family.JSONFieldNames(&img), nil)
 	}
 	if v, ok := raw["rope_scaling"]; ok && c.RopeScaling != nil {
 		check("rope_scaling.", v, family.JSONFieldNames(c.RopeScaling), nil)
