@@ -18,63 +18,15 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from flops import lm_flops, vision_flops  # noqa: E402
-from parse import go_benches, last_json  # noqa: E402
+from results import Results, compile_s  # noqa: E402
 
 RES = sys.argv[1]
 OUT = sys.argv[2]
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 
-def read(name, default=None):
-    p = os.path.join(RES, name)
-    if not os.path.exists(p):
-        return default
-    with open(p) as f:
-        return f.read()
-
-
-def read_json(name):
-    """The JSON result of NAME, or of its fastest round for timing results."""
-    found = [j for j in (read_json_one(n) for n in rounds(name)) if j]
-    if not found:
-        return None
-    key = next((k for k in ("s_per_batch_mean", "s_per_step_mean") if k in found[0]), None)
-    return min(found, key=lambda j: j.get(key, 0)) if key else found[0]
-
-
-def read_json_one(name):
-    return last_json(read(name) or "")
-
-
-def rounds(name):
-    """NAME and its later rounds (NAME with .2, .3, ... before the extension)."""
-    stem, ext = name.rsplit(".", 1)
-    out, r = [name], 2
-    while os.path.exists(os.path.join(RES, f"{stem}.{r}.{ext}")):
-        out.append(f"{stem}.{r}.{ext}")
-        r += 1
-    return out
-
-
-def go_bench(name):
-    """The fastest round's benchmark result: {unit: value} (see ROUNDS in run.sh)."""
-    found = [b for b in (go_bench_one(n) for n in rounds(name)) if b]
-    return min(found, key=lambda b: b["ns/op"]) if found else None
-
-
-def go_bench_one(name):
-    """The first benchmark result of a file: {unit: value}; None if it failed or skipped."""
-    s = read(name)
-    if not s or "--- FAIL" in s:
-        return None
-    found = go_benches(s)
-    return next(iter(found.values())) if found else None
-
-
-def compile_s(g):
-    if not g or g.get("first-call-s") is None:
-        return "n/a"
-    return f"{max(0.0, g['first-call-s'] - g['ns/op'] / 1e9):.2f}"
+_results = Results(RES)
+read, read_json, go_bench = _results.read, _results.read_json, _results.go_bench
 
 
 def xla_desc():

@@ -12,7 +12,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from parse import go_benches, last_json  # noqa: E402
+from parse import last_json  # noqa: E402
+from results import Results, compile_s  # noqa: E402
 
 RES, OUT = sys.argv[1], sys.argv[2]
 
@@ -28,38 +29,12 @@ FAMILIES = [
 ]
 
 
-def read(name):
-    p = os.path.join(RES, name)
-    if not os.path.exists(p):
-        return None
-    with open(p) as f:
-        return f.read()
-
-
-def rounds(name):
-    stem, ext = name.rsplit(".", 1)
-    out, r = [name], 2
-    while os.path.exists(os.path.join(RES, f"{stem}.{r}.{ext}")):
-        out.append(f"{stem}.{r}.{ext}")
-        r += 1
-    return out
-
-
-def go_bench(name):
-    """The fastest round's result {unit: value}, or None."""
-    found = []
-    for n in rounds(name):
-        s = read(n)
-        if s and "--- FAIL" not in s:
-            b = go_benches(s)
-            if b:
-                found.append(next(iter(b.values())))
-    return min(found, key=lambda b: b["ns/op"]) if found else None
+_results = Results(RES)
+read, go_bench = _results.read, _results.go_bench
 
 
 def torch_result(name):
-    found = [j for j in (last_json(read(n) or "") for n in rounds(name)) if j]
-    return min(found, key=lambda j: j["s_per_batch_mean"]) if found else None
+    return _results.read_json(name)
 
 
 def fmt(x, digits=3):
@@ -124,9 +99,7 @@ def main():
             xratio = f"{ts / xs:.2f}" if xs and ts else "n/a"
             toks = f"{int(g['tokens/op']) if g else '?'} / {int(g['padded-tokens/op']) if g else '?'} / {t['padded_tokens'] if t else '?'}"
 
-            def comp(b):
-                return "n/a" if not b or b.get("first-call-s") is None else f"{max(0.0, b['first-call-s'] - b['ns/op'] / 1e9):.1f}"
-            w(f"| {fam} ({ck}) | {kind} | {toks} | {fmt(gs)} | {fmt(xs)} | {fmt(ts)} | {ratio} | {xratio} | {comp(g)} / {comp(x)} |")
+            w(f"| {fam} ({ck}) | {kind} | {toks} | {fmt(gs)} | {fmt(xs)} | {fmt(ts)} | {ratio} | {xratio} | {compile_s(g, 1)} / {compile_s(x, 1)} |")
     if not any_row:
         w("| (no family rows in this run) | | | | | | | | |")
     w("")
