@@ -65,9 +65,9 @@ var ErrEmpty = errors.New("images: image has no pixels")
 
 // DecodeFile decodes the image at path into opaque RGB.
 func DecodeFile(path string, lim Limits) (*image.RGBA, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("images: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	img, err := Decode(f, lim)
@@ -75,6 +75,14 @@ func DecodeFile(path string, lim Limits) (*image.RGBA, error) {
 		return nil, fmt.Errorf("%w (file %s)", err, path)
 	}
 	return img, nil
+}
+
+func openFile(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("images: %w", err)
+	}
+	return f, nil
 }
 
 // Decode reads an encoded image and returns it as opaque RGB (every alpha

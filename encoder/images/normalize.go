@@ -7,6 +7,11 @@ type Normalization struct {
 	RescaleFactor float64
 	Normalize     bool
 	Mean, Std     [3]float64
+	// Fused is the arithmetic of transformers' fast (torch) processors when
+	// both steps are on: mean and std are scaled by 1/rescale_factor in
+	// float32 and (v - mean') / std' is computed on the raw value, with no
+	// separate rescale (differs from the two-step form by an ulp).
+	Fused bool
 }
 
 // Normalize turns src into three float32 planes (C, H, W) with the
@@ -18,6 +23,14 @@ func Normalize(src *RGB, n Normalization) [3][]float32 {
 	var lut [3][256]float32
 	for ch := 0; ch < 3; ch++ {
 		mean, std := float32(n.Mean[ch]), float32(n.Std[ch])
+		if n.Fused && n.Rescale && n.Normalize {
+			inv := float32(1 / n.RescaleFactor)
+			mean, std = mean*inv, std*inv
+			for v := 0; v < 256; v++ {
+				lut[ch][v] = (float32(v) - mean) / std
+			}
+			continue
+		}
 		for v := 0; v < 256; v++ {
 			x := float32(v)
 			if n.Rescale {

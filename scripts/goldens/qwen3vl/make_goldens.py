@@ -18,7 +18,7 @@ encoder/qwen3vl/testdata:
     token ids, grids, decoder position ids and embeddings;
   * goldens.safetensors: the pixel values of the mixed case, as the uint8
     values they normalise (goldens.json holds a SHA-256 of every case's);
-  * resize_goldens.safetensors: torchvision's antialiased bicubic resize
+  * ../images/testdata/torch_resize_goldens.safetensors: torchvision's antialiased bicubic resize
     (the second stage of qwen-vl-utils' frame-list path) on random images.
 
 Everything runs on CPU in float32 with eager attention, so the comparison is
@@ -355,7 +355,7 @@ def resize_goldens():
         r = transforms.functional.resize(t, [oh, ow], interpolation=InterpolationMode.BICUBIC, antialias=True)
         out[f"{k}.in"] = t.contiguous()
         out[f"{k}.out"] = r.contiguous()
-    save_file(out, os.path.join(TESTDATA, "resize_goldens.safetensors"))
+    save_file(out, os.path.join(REPO, "encoder", "images", "testdata", "torch_resize_goldens.safetensors"))
 
 
 def write_json(fn, obj):
