@@ -16,6 +16,18 @@ func GELUErf(x *Node) *Node {
 	return ConvertDType(y, dt)
 }
 
+// GELUTanh is GELU's tanh approximation, PyTorch's
+// gelu(approximate="tanh") (transformers' gelu_pytorch_tanh):
+// x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))), in float32.
+func GELUTanh(x *Node) *Node {
+	dt := x.DType()
+	x32 := ConvertDType(x, dtypes.Float32)
+	cube := Mul(Mul(x32, x32), x32)
+	inner := MulScalar(Add(x32, MulScalar(cube, 0.044715)), math.Sqrt(2/math.Pi))
+	y := Mul(MulScalar(x32, 0.5), OnePlus(Tanh(inner)))
+	return ConvertDType(y, dt)
+}
+
 // QuickGELU is x·sigmoid(1.702x), CLIP's and Qwen2-VL's vision activation.
 func QuickGELU(x *Node) *Node { return Mul(x, Sigmoid(MulScalar(x, 1.702))) }
 

@@ -248,12 +248,14 @@ func TestSwiGLUAndActivations(t *testing.T) {
 		hid[i] = gt[i] / (1 + math.Exp(-gt[i])) * up[i]
 	}
 	near(t, "swiglu", run(t, s, func(n *Net, in []*Node) *Node { return n.SwiGLU(in[0], "mlp.") }, x), mv(dw, hid), 1e-6)
-	var gelu, quick []float64
+	var gelu, tanh, quick []float64
 	for _, v := range in {
 		gelu = append(gelu, v/2*(1+math.Erf(v/math.Sqrt2)))
+		tanh = append(tanh, v/2*(1+math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*v*v*v))))
 		quick = append(quick, v/(1+math.Exp(-1.702*v)))
 	}
 	near(t, "gelu", run(t, s, func(_ *Net, in []*Node) *Node { return GELUErf(in[0]) }, x), gelu, 1e-6)
+	near(t, "gelu_tanh", run(t, s, func(_ *Net, in []*Node) *Node { return GELUTanh(in[0]) }, x), tanh, 1e-6)
 	near(t, "quick_gelu", run(t, s, func(_ *Net, in []*Node) *Node { return QuickGELU(in[0]) }, x), quick, 1e-6)
 }
 

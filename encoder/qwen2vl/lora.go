@@ -28,7 +28,7 @@ func (m *Model) AttachLoRA(cfg peft.Config, from *peft.Adapter, seed uint64) err
 			}
 			return nil
 		},
-		Canonical: func(mod string) string { return layers.TrimWeight(canonicalName(mod + ".weight")) },
+		Canonical: func(mod string) string { return layers.TrimWeight(CanonicalName(mod + ".weight")) },
 		Prefix:    "qwen2vl",
 	})
 }

@@ -55,6 +55,21 @@ func TextPositions(ids []int, grids []GridTHW, cfg *Config, scheme PositionSchem
 // more images than it counts, later rows of that batch read a neighbour's
 // grid; per row, as here, each run reads its own.)
 func Positions(ids []int, images, videos []GridTHW, cfg *Config, scheme PositionScheme) ([3][]int32, error) {
+	return MRoPEPositions(ids, images, videos, VisionTokens{
+		VisionStart: cfg.VisionStartTokenID, Image: cfg.ImageTokenID, Video: cfg.VideoTokenID, Merge: cfg.VisionConfig.SpatialMergeSize,
+	}, scheme)
+}
+
+// VisionTokens are the token ids and merge size M-RoPE positions depend on.
+type VisionTokens struct {
+	VisionStart, Image, Video int
+	Merge                     int // spatial_merge_size
+}
+
+// MRoPEPositions is Positions for any model of the Qwen-VL line, given its
+// vision tokens (Qwen3-VL passes each video frame group as its own grid of
+// one temporal step).
+func MRoPEPositions(ids []int, images, videos []GridTHW, tok VisionTokens, scheme PositionScheme) ([3][]int32, error) {
 	var pos [3][]int32
 	for a := range pos {
 		pos[a] = make([]int32, len(ids))
@@ -72,11 +87,11 @@ func Positions(ids []int, images, videos []GridTHW, cfg *Config, scheme Position
 	}
 	remImg, remVid := 0, 0
 	for i := 1; i < len(ids); i++ {
-		if ids[i-1] == cfg.VisionStartTokenID {
+		if ids[i-1] == tok.VisionStart {
 			switch ids[i] {
-			case cfg.ImageTokenID:
+			case tok.Image:
 				remImg++
-			case cfg.VideoTokenID:
+			case tok.Video:
 				remVid++
 			}
 		}
@@ -89,18 +104,18 @@ func Positions(ids []int, images, videos []GridTHW, cfg *Config, scheme Position
 		}
 		return -1
 	}
-	merge := cfg.VisionConfig.SpatialMergeSize
+	merge := tok.Merge
 	st, next := 0, int32(0) // next: first position after the last visual block
 	nImg, nVid := 0, 0
 	for remImg+remVid > 0 {
 		edImg, edVid := len(ids)+1, len(ids)+1
 		if remImg > 0 {
-			if edImg = indexFrom(cfg.ImageTokenID, st); edImg < 0 {
+			if edImg = indexFrom(tok.Image, st); edImg < 0 {
 				return pos, fmt.Errorf("qwen2vl: row counts %d more image(s) after <|vision_start|> than image tokens remain", remImg)
 			}
 		}
 		if remVid > 0 {
-			if edVid = indexFrom(cfg.VideoTokenID, st); edVid < 0 {
+			if edVid = indexFrom(tok.Video, st); edVid < 0 {
 				return pos, fmt.Errorf("qwen2vl: row counts %d more video(s) after <|vision_start|> than video tokens remain", remVid)
 			}
 		}

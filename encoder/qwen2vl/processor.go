@@ -70,6 +70,10 @@ type ImageProcessorConfig struct {
 	ImageStd      [3]float64
 	RescaleFactor float64
 	Resample      Resample
+	// FusedNormalize selects the arithmetic of the fast (torch) processors
+	// (Qwen2VLImageProcessorFast, Qwen3VLVideoProcessor): rescale folded
+	// into mean and std (images.Normalization.Fused).
+	FusedNormalize bool
 }
 
 // DefaultImageProcessorConfig returns transformers' defaults for
@@ -497,6 +501,7 @@ func (p *ImageProcessor) resize(src *RGB) (*RGB, error) {
 func (c ImageProcessorConfig) normalizedPlanes(src *RGB) [3][]float32 {
 	return images.Normalize(src, images.Normalization{
 		Rescale: c.DoRescale, RescaleFactor: c.RescaleFactor, Normalize: c.DoNormalize, Mean: c.ImageMean, Std: c.ImageStd,
+		Fused: c.FusedNormalize,
 	})
 }
 

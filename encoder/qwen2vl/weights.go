@@ -9,14 +9,15 @@ import (
 
 // Checkpoint tensor names, as Qwen2-VL checkpoints on the Hub spell them.
 // transformers >= 4.52 uses "model.language_model." and "model.visual."
-// inside the module tree; canonicalName maps those back.
+// inside the module tree; CanonicalName maps those back.
 const (
 	lmPrefix     = "model."
 	visualPrefix = "visual."
 )
 
-// canonicalName maps either naming scheme to the Hub checkpoint's.
-func canonicalName(name string) string {
+// CanonicalName maps either naming scheme to the Hub checkpoint's
+// (visual.*, model.*); Qwen3-VL checkpoints use the same two schemes.
+func CanonicalName(name string) string {
 	switch {
 	case strings.HasPrefix(name, "model.language_model."):
 		return lmPrefix + strings.TrimPrefix(name, "model.language_model.")
@@ -78,5 +79,5 @@ var unusedWeights = map[string]bool{"lm_head.weight": true}
 
 // weightSet is what LoadWeights needs to read this config's checkpoint.
 func (c *Config) weightSet() layers.WeightSet {
-	return layers.WeightSet{Expected: c.ExpectedWeights(), Canonical: canonicalName, Unused: unusedWeights, Prefix: "qwen2vl"}
+	return layers.WeightSet{Expected: c.ExpectedWeights(), Canonical: CanonicalName, Unused: unusedWeights, Prefix: "qwen2vl"}
 }
