@@ -21,6 +21,9 @@ const (
 	FormatV2      = family.FormatV2
 	FormatGME     = family.FormatGME
 	FormatGMEEval = family.FormatGMEEval
+	// FormatQwen3VLEmbedding is Qwen3-VL-Embedding's template (the qwen3_vl
+	// family's default).
+	FormatQwen3VLEmbedding = family.FormatQwen3VLEmbedding
 )
 
 // Option configures Open. Options validate their arguments and report
@@ -111,7 +114,7 @@ func WithPositionScheme(p family.PositionScheme) Option {
 // WithPromptFormat selects how Input.Instruction and Input.Text are joined.
 func WithPromptFormat(f PromptFormat) Option {
 	return func(s *settings) error {
-		if f < family.FormatDefault || f > family.FormatGMEEval {
+		if f < family.FormatDefault || f > family.FormatQwen3VLEmbedding {
 			return fmt.Errorf("encoder: unknown prompt format %d", f)
 		}
 		s.format = f

@@ -147,6 +147,12 @@ const (
 	// FormatGMEEval is how VLM2Vec's MMEB evaluation prompts GME: the
 	// default system prompt always, "<instruction> <text>" as the user text.
 	FormatGMEEval
+	// FormatQwen3VLEmbedding is Qwen3-VL-Embedding's chat template: the
+	// instruction (stripped, "." appended unless it ends in punctuation;
+	// "Represent the user's input." when empty) as the system turn, the
+	// user turn's videos, then images, then text, and the generation
+	// prompt, whose final "\n" is pooled.
+	FormatQwen3VLEmbedding
 )
 
 func (f Format) String() string {
@@ -161,6 +167,8 @@ func (f Format) String() string {
 		return "gme"
 	case FormatGMEEval:
 		return "gme-eval"
+	case FormatQwen3VLEmbedding:
+		return "qwen3vl-embedding"
 	}
 	return fmt.Sprintf("Format(%d)", int(f))
 }

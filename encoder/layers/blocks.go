@@ -1,5 +1,10 @@
 package layers
 
+import (
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
+)
+
 // Vision attention never crosses an image (or a video's temporal group):
 // each such segment is its own attention block. Rather than one N x N
 // attention over all patches of a batch with a block-diagonal mask (most of
@@ -58,4 +63,39 @@ func pow2AtLeast(n, floor int) int {
 		p *= 2
 	}
 	return p
+}
+
+// Blocks is BlockLayout's map inside a graph: index [blocks, length] and
+// slot [N] as nodes, ready to run attention per block over rows of N.
+type Blocks struct {
+	gather, scatter, keyMask *Node
+	blocks, length           int
+}
+
+// NewBlocks builds the gather/scatter maps and the key mask of empty slots.
+func NewBlocks(index, slot *Node) *Blocks {
+	blocks, length := index.Shape().Dimensions[0], index.Shape().Dimensions[1]
+	n := slot.Shape().Dimensions[0]
+	idx := ConvertDType(index, dtypes.Int32)
+	valid := GreaterOrEqual(idx, ZerosLike(idx)) // [blocks, length]
+	return &Blocks{
+		gather:  Reshape(Max(idx, ZerosLike(idx)), blocks*length, 1), // empty slots read row 0, then are masked
+		scatter: Reshape(ConvertDType(slot, dtypes.Int32), n, 1),
+		keyMask: BroadcastToDims(Reshape(valid, blocks, 1, 1, length), blocks, 1, length, length),
+		blocks:  blocks, length: length,
+	}
+}
+
+// Attend is softmax attention within each block over rows q, k, v
+// [N, heads, hd]; it returns [N, heads*hd] in row order (padding rows, in
+// no block, get zeros).
+func (b *Blocks) Attend(q, k, v *Node) *Node {
+	nh, hd := q.Shape().Dimensions[1], q.Shape().Dimensions[2]
+	split := func(x *Node) *Node {
+		return TransposeAllDims(Reshape(Gather(x, b.gather), b.blocks, b.length, nh, hd), 0, 2, 1, 3)
+	}
+	a := Attention(split(q), split(k), split(v), b.keyMask) // [blocks, nh, length, hd]
+	a = Reshape(TransposeAllDims(a, 0, 2, 1, 3), b.blocks*b.length, nh*hd)
+	a = Concatenate([]*Node{a, ZerosLike(Slice(a, AxisRange(0, 1)))}, 0)
+	return Gather(a, b.scatter)
 }

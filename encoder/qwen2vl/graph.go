@@ -47,17 +47,7 @@ func (n *net) visionTower(pixels, rowCol, blockIndex, blockSlot *Node) *Node {
 	cos := Reshape(Cos(angles), 1, 1, np, hd)
 	sin := Reshape(Sin(angles), 1, 1, np, hd)
 
-	blocks, length := blockIndex.Shape().Dimensions[0], blockIndex.Shape().Dimensions[1]
-	idx := ConvertDType(blockIndex, dtypes.Int32)
-	slotValid := GreaterOrEqual(idx, ZerosLike(idx))                 // [blocks, length]
-	gatherIdx := Reshape(Max(idx, ZerosLike(idx)), blocks*length, 1) // empty slots read patch 0, then are masked
-	keyMask := BroadcastToDims(Reshape(slotValid, blocks, 1, 1, length), blocks, 1, length, length)
-	scatterIdx := Reshape(ConvertDType(blockSlot, dtypes.Int32), np, 1)
-	// toBlocks lays [N, heads, hd] rows out as [blocks, heads, length, hd].
-	toBlocks := func(x *Node) *Node {
-		xb := Reshape(Gather(x, gatherIdx), blocks, length, nh, hd)
-		return TransposeAllDims(xb, 0, 2, 1, 3)
-	}
+	blocks := layers.NewBlocks(blockIndex, blockSlot)
 
 	for i := 0; i < vc.Depth; i++ {
 		p := fmt.Sprintf("visual.blocks.%d.", i)
@@ -68,11 +58,7 @@ func (n *net) visionTower(pixels, rowCol, blockIndex, blockSlot *Node) *Node {
 		q := layers.ApplyRotary(parts[0], cos, sin) // [1, nh, N, hd]
 		k := layers.ApplyRotary(parts[1], cos, sin)
 		rows := func(x *Node) *Node { return Reshape(TransposeAllDims(x, 0, 2, 1, 3), np, nh, hd) }
-		a := layers.Attention(toBlocks(rows(q)), toBlocks(rows(k)), toBlocks(rows(parts[2])), keyMask) // [blocks, nh, length, hd]
-		a = Reshape(TransposeAllDims(a, 0, 2, 1, 3), blocks*length, e)
-		// Back to patch order; padding patches read the appended zero row.
-		a = Concatenate([]*Node{a, ZerosLike(Slice(a, AxisRange(0, 1)))}, 0)
-		a = Gather(a, scatterIdx)
+		a := blocks.Attend(rows(q), rows(k), rows(parts[2]))
 		x = Add(x, n.Linear(a, p+"attn.proj", true))
 		h = n.LayerNorm(x, p+"norm2", 1e-6)
 		h = n.Linear(h, p+"mlp.fc1", true)
