@@ -33,13 +33,15 @@ import (
 	"github.com/org/vlm2vec/encoder/peft"
 	"github.com/org/vlm2vec/encoder/phi3v"
 	"github.com/org/vlm2vec/encoder/qwen2vl"
+	"github.com/org/vlm2vec/encoder/qwen3vl"
+	"github.com/org/vlm2vec/vectors"
 	"github.com/org/vlm2vec/encoder/tokenizer"
 	"github.com/org/vlm2vec/mmeb"
 )
 
 // Families are the model families Open knows, in detection order (a GME
 // checkpoint is also a Qwen2-VL one, so GME comes first).
-var Families = []family.Family{qwen2vl.GMEFamily, qwen2vl.VLM2VecFamily, llavanext.Family, phi3v.Family}
+var Families = []family.Family{qwen2vl.GMEFamily, qwen2vl.VLM2VecFamily, qwen3vl.Family, llavanext.Family, phi3v.Family}
 
 // Input is one thing to embed: an instruction, an optional text, optional
 // images and an optional video. Prompt, when set, is used as the whole
@@ -73,7 +75,9 @@ func (in Input) images(lim images.Limits) ([]image.Image, error) {
 		}
 		if img == nil && path != "" {
 			var err error
-			if img, err = images.DecodeFile(path, lim); err != nil {
+			// Alpha kept: Qwen3-VL composites RGBA on white; the other
+			// families drop it as Pillow's convert("RGB") does.
+			if img, err = images.DecodeFileKeepAlpha(path, lim); err != nil {
 				return err
 			}
 		}
@@ -132,7 +136,7 @@ func (in Input) video(n int, lim images.Limits) ([]image.Image, error) {
 	paths := SampleFrames(in.VideoPaths, n)
 	out := make([]image.Image, len(paths))
 	for i, p := range paths {
-		img, err := images.DecodeFile(p, lim)
+		img, err := images.DecodeFileKeepAlpha(p, lim)
 		if err != nil {
 			return nil, fmt.Errorf("video frame %s: %w", p, err)
 		}
@@ -203,6 +207,13 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Encoder, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d, ok := m.(interface{ DefaultVideoFrames() int }); ok && !set.framesSet {
+		set.videoFrames = d.DefaultVideoFrames()
+	}
+	if set.dims > m.Dim() {
+		m.Close()
+		return nil, fmt.Errorf("encoder: WithDimensions(%d) exceeds the model's %d dimensions", set.dims, m.Dim())
+	}
 	fp, err := fingerprintOf(m.Family(), set, dir, set.adapterDir)
 	if err != nil {
 		m.Close()
@@ -238,8 +249,13 @@ func pickFamily(dir, name string) (family.Family, error) {
 		dir, p.ModelType, p.TextModelType, p.VisionModelType, strings.Join(known, ", "))
 }
 
-// Dim is the embedding dimension (the LM hidden size).
-func (e *Encoder) Dim() int { return e.model.Dim() }
+// Dim is the embedding dimension: the LM hidden size, or WithDimensions'.
+func (e *Encoder) Dim() int {
+	if e.set.dims > 0 {
+		return e.set.dims
+	}
+	return e.model.Dim()
+}
 
 // Family names the loaded model family ("qwen2_vl", "gme").
 func (e *Encoder) Family() string { return e.model.Family() }
@@ -296,6 +312,8 @@ func (e *Encoder) runGuarded(ctx context.Context, rows []family.Row, idx []int, 
 		var verr error
 		if !finite(v) {
 			v, verr = nil, ErrNotFinite
+		} else if e.set.dims > 0 && e.set.dims < len(v) {
+			v, verr = vectors.Truncate(v, e.set.dims)
 		}
 		if err := sink(idx[k], v, verr); err != nil {
 			return err

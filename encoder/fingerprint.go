@@ -26,8 +26,8 @@ func (e *Encoder) Fingerprint() string { return e.fingerprint }
 // the settings.
 func fingerprintOf(family string, set settings, dirs ...string) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "family=%s dtype=%s pixels=%d,%d preresize=%d crops=%d positions=%d maxtokens=%d length=%d frames=%d\n",
-		family, set.dtype, set.minPixels, set.maxPixels, set.preResize, set.numCrops, set.positions, set.maxTokens, set.length, set.videoFrames)
+	fmt.Fprintf(h, "family=%s dtype=%s pixels=%d,%d preresize=%d crops=%d positions=%d maxtokens=%d length=%d frames=%d dims=%d\n",
+		family, set.dtype, set.minPixels, set.maxPixels, set.preResize, set.numCrops, set.positions, set.maxTokens, set.length, set.videoFrames, set.dims)
 	for _, dir := range dirs {
 		if dir == "" {
 			continue

@@ -39,6 +39,8 @@ type settings struct {
 	format        PromptFormat
 	family        string
 	videoFrames   int
+	framesSet     bool // WithVideoFrames given: no family default
+	dims          int  // WithDimensions: Matryoshka truncation, 0 = full
 	batchSize     int
 	imageLimits   images.Limits
 	minPixels     int
@@ -263,10 +265,12 @@ func WithTokenizer(t tokenizer.Tokenizer) Option {
 }
 
 // DefaultVideoFrames is how many frames of a video the encoder feeds, as
-// VLM2Vec-V2 does.
+// VLM2Vec-V2 does, for families without a default of their own (qwen3_vl
+// feeds up to 64, as Qwen3-VL-Embedding does).
 const DefaultVideoFrames = 8
 
-// WithVideoFrames sets how many frames of a video are fed (8): sampled
+// WithVideoFrames sets how many frames of a video are fed (8, or the
+// family's own default): sampled
 // evenly as VLM2Vec does, all of them when a video has fewer; 0 feeds
 // every frame.
 func WithVideoFrames(n int) Option {
@@ -274,7 +278,7 @@ func WithVideoFrames(n int) Option {
 		if n < 0 {
 			return fmt.Errorf("encoder: video frames %d", n)
 		}
-		s.videoFrames = n
+		s.videoFrames, s.framesSet = n, true
 		return nil
 	}
 }
@@ -285,6 +289,20 @@ func WithVideoFrames(n int) Option {
 func WithFamily(name string) Option {
 	return func(s *settings) error {
 		s.family = name
+		return nil
+	}
+}
+
+// WithDimensions returns embeddings of only their first n components,
+// L2-normalised again (Matryoshka truncation, what Qwen3-VL-Embedding's
+// MRL training makes meaningful; any family). n must not exceed the
+// model's width; 0 keeps the full embedding.
+func WithDimensions(n int) Option {
+	return func(s *settings) error {
+		if n < 0 {
+			return fmt.Errorf("encoder: dimensions %d", n)
+		}
+		s.dims = n
 		return nil
 	}
 }

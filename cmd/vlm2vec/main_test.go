@@ -206,7 +206,7 @@ func TestServe(t *testing.T) {
 	}
 }
 
-func mustDecode(t *testing.T, png []byte) *image.RGBA {
+func mustDecode(t *testing.T, png []byte) image.Image {
 	t.Helper()
 	img, err := decodeImage(base64.StdEncoding.EncodeToString(png))
 	if err != nil {

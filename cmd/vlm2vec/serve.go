@@ -298,7 +298,7 @@ func (s *server) parseInputs(raw json.RawMessage) ([]encoder.Input, error) {
 // decodeImage reads a base64 image or a data: URL of one (never a path or
 // a URL to fetch: a server must not read files or the network for a
 // client), within the images package's size limits.
-func decodeImage(s string) (*image.RGBA, error) {
+func decodeImage(s string) (image.Image, error) {
 	if strings.HasPrefix(s, "data:") {
 		comma := strings.IndexByte(s, ',')
 		if comma < 0 || !strings.Contains(s[:comma], ";base64") {
@@ -310,7 +310,7 @@ func decodeImage(s string) (*image.RGBA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image is not base64: %v", err)
 	}
-	return images.Decode(bytes.NewReader(data), images.Limits{})
+	return images.DecodeKeepAlpha(bytes.NewReader(data), images.Limits{})
 }
 
 func httpError(w http.ResponseWriter, code int, msg string) {

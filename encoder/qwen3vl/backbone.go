@@ -120,6 +120,11 @@ func (b *Backbone) Dim() int { return b.Config.TextConfig.HiddenSize }
 // Tokenizer implements family.Model.
 func (b *Backbone) Tokenizer() tokenizer.Tokenizer { return b.tok }
 
+// DefaultVideoFrames is the encoder's frame count for this family:
+// Qwen3-VL-Embedding's 64 (its sampling is VLM2Vec's, so sampling in the
+// core first changes nothing).
+func (b *Backbone) DefaultVideoFrames() int { return MaxFrames }
+
 // Processor is the image and video processor; its budget fields may be
 // changed before the first Embed.
 func (b *Backbone) Processor() *Processor { return b.proc }
