@@ -34,9 +34,9 @@ import (
 	"github.com/org/vlm2vec/encoder/phi3v"
 	"github.com/org/vlm2vec/encoder/qwen2vl"
 	"github.com/org/vlm2vec/encoder/qwen3vl"
-	"github.com/org/vlm2vec/vectors"
 	"github.com/org/vlm2vec/encoder/tokenizer"
 	"github.com/org/vlm2vec/mmeb"
+	"github.com/org/vlm2vec/vectors"
 )
 
 // Families are the model families Open knows, in detection order (a GME

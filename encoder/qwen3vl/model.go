@@ -86,7 +86,7 @@ func FromCheckpoint(backend compute.Backend, cfg *Config, ckpt *safetensors.Chec
 
 // numInputs of a text-only batch and of one with visuals.
 const (
-	textInputs   = 4
+	textInputs      = 4
 	numVisionInputs = 11
 )
 
