@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,7 @@ import (
 	"github.com/org/vlm2vec/encoder/family"
 	"github.com/org/vlm2vec/encoder/images"
 	"github.com/org/vlm2vec/encoder/qwen2vl"
+	"github.com/org/vlm2vec/encoder/qwen3vl"
 	"github.com/org/vlm2vec/internal/testutil"
 )
 
@@ -80,9 +82,10 @@ func requireCheckpoint(b *testing.B, name string) string {
 // BenchmarkEmbed embeds 8 inputs (one batch of 8) per op: short
 // instruction + caption texts, or 224x224 images (64 visual tokens each)
 // with an instruction. It reports items/s and real (unpadded) tokens/s.
-// The family slices (llava-slice, phi3v-slice: LLaVA-NeXT's and
-// Phi-3.5-V's real widths, 2 decoder layers) embed the first 2 image inputs
-// per op (an image is 1176 and 757 tokens there), and all 8 texts.
+// The family slices (llava-slice, phi3v-slice, qwen3vl-slice: LLaVA-NeXT's,
+// Phi-3.5-V's and Qwen3-VL-2B's real widths, 2 decoder layers) embed the
+// first 2 image inputs per op (an image is 1176, 757 and 49 tokens there),
+// and all 8 texts.
 func BenchmarkEmbed(b *testing.B) {
 	ctx := context.Background()
 	type variant struct {
@@ -96,6 +99,7 @@ func BenchmarkEmbed(b *testing.B) {
 		{"2b", dtypes.BFloat16}, // full depth; made only for the GPU run (scripts/gpu)
 		{"llava-slice", dtypes.Float32},
 		{"phi3v-slice", dtypes.Float32},
+		{"qwen3vl-slice", dtypes.Float32},
 	}
 	for _, v := range variants {
 		dtName := "f32"
@@ -129,10 +133,12 @@ func BenchmarkEmbed(b *testing.B) {
 				}
 				// The first call compiles the program for this shape.
 				t0 := time.Now()
-				if _, err := enc.Embed(ctx, inputs); err != nil {
+				got, err := enc.Embed(ctx, inputs)
+				if err != nil {
 					b.Fatal(err)
 				}
 				first := time.Since(t0)
+				checkBenchReference(b, got)
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					if _, err := enc.Embed(ctx, inputs); err != nil {
@@ -155,6 +161,42 @@ func BenchmarkEmbed(b *testing.B) {
 	}
 }
 
+// checkBenchReference compares a benchmark's embeddings with the JSON
+// list of vectors named by VLM2VEC_BENCH_REFERENCE (bench_torch.py embed
+// --save writes one), so a timing row at real widths is also a parity check.
+// The tolerance is loose (1e-4 per component, float32 at 2048-4096 wide
+// with different summation orders); the tiny goldens hold the tight ones.
+func checkBenchReference(b *testing.B, got [][]float32) {
+	path := os.Getenv("VLM2VEC_BENCH_REFERENCE")
+	if path == "" {
+		return
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var want [][]float32
+	if err := json.Unmarshal(data, &want); err != nil {
+		b.Fatalf("%s: %v", path, err)
+	}
+	if len(want) != len(got) {
+		b.Fatalf("%s holds %d embeddings, the benchmark made %d", path, len(want), len(got))
+	}
+	worst := 0.0
+	for i := range got {
+		if len(got[i]) != len(want[i]) {
+			b.Fatalf("embedding %d: dim %d, reference %d", i, len(got[i]), len(want[i]))
+		}
+		for j := range got[i] {
+			worst = max(worst, math.Abs(float64(got[i][j]-want[i][j])))
+		}
+	}
+	b.Logf("reference %s: max |diff| %.3g over %d embeddings", path, worst, len(got))
+	if worst > 1e-4 {
+		b.Errorf("embeddings differ from %s by up to %.3g (tolerance 1e-4)", path, worst)
+	}
+}
+
 // familyImageRows is how many image inputs the family slices embed per op.
 const familyImageRows = 2
 
@@ -164,6 +206,8 @@ func batchValid(b *testing.B, batch family.Batch) [][]bool {
 	case *qwen2vl.Batch:
 		return x.Valid
 	case *clip.Batch: // LLaVA-NeXT, Phi-3-V
+		return x.Valid
+	case *qwen3vl.Batch:
 		return x.Valid
 	}
 	b.Fatalf("batch of type %T", batch)

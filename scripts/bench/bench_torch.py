@@ -233,6 +233,49 @@ def pool(hs, mask):
     return torch.nn.functional.normalize(pooled, p=2, dim=-1)
 
 
+class Qwen3VLEmbedder:
+    """Qwen3-VL with Qwen3-VL-Embedding's recipe, as its embedder runs it:
+    the chat template with the instruction as system turn, qwen-vl-utils'
+    image resize, Qwen3VLProcessor with do_resize=False and right padding,
+    Qwen3VLModel, last-token pooling. Needs transformers >= 4.57 and
+    qwen-vl-utils (scripts/goldens/qwen3vl/requirements.txt; run.sh passes
+    QWEN3_PYTHON for these rows)."""
+
+    def __init__(self, ckpt, dtype):
+        import unicodedata
+
+        from transformers import Qwen3VLModel, Qwen3VLProcessor
+
+        self.unicodedata = unicodedata
+        self.proc = Qwen3VLProcessor.from_pretrained(ckpt, padding_side="right")
+        self.model = Qwen3VLModel.from_pretrained(ckpt, dtype=dtype, attn_implementation="eager").eval()
+
+    def system(self, instruction):
+        s = (instruction or "").strip()
+        if s and not self.unicodedata.category(s[-1]).startswith("P"):
+            s += "."
+        return s or "Represent the user's input."
+
+    def prepare(self, rows):
+        from qwen_vl_utils.vision_process import process_vision_info
+
+        convs = []
+        for instruction, text, img in rows:
+            content = []
+            if img is not None:
+                content.append({"type": "image", "image": img, "min_pixels": 4 * 32 * 32, "max_pixels": 1800 * 32 * 32})
+            content.append({"type": "text", "text": text})
+            convs.append([{"role": "system", "content": [{"type": "text", "text": self.system(instruction)}]},
+                          {"role": "user", "content": content}])
+        prompts = self.proc.apply_chat_template(convs, add_generation_prompt=True, tokenize=False)
+        images, _ = process_vision_info(convs, image_patch_size=16)
+        return dict(self.proc(text=prompts, images=images, padding=True, do_resize=False, return_tensors="pt"))
+
+    def forward(self, batch):
+        out = self.model(**batch, use_cache=False, return_dict=True)
+        return pool(out.last_hidden_state, batch["attention_mask"])
+
+
 def embedder_for(ckpt, dtype):
     with open(os.path.join(ckpt, "config.json")) as f:
         model_type = json.load(f).get("model_type")
@@ -240,6 +283,8 @@ def embedder_for(ckpt, dtype):
         return LlavaEmbedder(ckpt, dtype)
     if model_type == "phi3_v":
         return Phi3VEmbedder(ckpt, dtype)
+    if model_type == "qwen3_vl":
+        return Qwen3VLEmbedder(ckpt, dtype)
     return Embedder(ckpt, dtype)
 
 
@@ -280,6 +325,11 @@ def cmd_embed(args):
             times.append(t2 - t0)
             prep.append(t1 - t0)
     assert emb.shape[0] == len(rows)
+    if args.save:
+        # The embeddings of the last iteration, for BenchmarkEmbed's
+        # VLM2VEC_BENCH_REFERENCE check.
+        with open(args.save, "w") as f:
+            json.dump(emb.float().tolist(), f)
     mean = statistics.mean(times)
     print(
         json.dumps(
@@ -448,6 +498,7 @@ def main():
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--rows", type=int, default=0, help="embed only the first N inputs (0: all 8)")
     p.add_argument("--images", default=default_images)
+    p.add_argument("--save", help="write the embeddings as a JSON list of vectors")
     p = sub.add_parser("step")
     p.add_argument("--ckpt", required=True)
     p.add_argument("--batch", type=int, required=True)

@@ -8,7 +8,10 @@ collects in a results directory (stdlib only):
   step_<mode>_<batch>[_gogc<N>].go.txt / .torch.json / .load
   pprof_top.txt             go tool pprof -top of the 2b-slice image benchmark
 
-    python3 scripts/bench/report.py RESULTS_DIR OUT.md
+    python3 scripts/bench/report.py RESULTS_DIR OUT.md [FAMILIES.md]
+
+FAMILIES.md (report_families.py's page) adds a summary of the other model
+families' rows.
 """
 
 import json
@@ -22,6 +25,7 @@ from results import Results, compile_s  # noqa: E402
 
 RES = sys.argv[1]
 OUT = sys.argv[2]
+FAMILY_MD = sys.argv[3] if len(sys.argv) > 3 else None
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 
@@ -105,7 +109,7 @@ def main():
     w("process of ours and no steal time to show for it).")
     w("Same-machine before/after comparisons of individual changes are in [BENCHMARKS-AB.md](BENCHMARKS-AB.md)")
     w("(hand-written, one section per change; this page is regenerated). The other model families (LLaVA-NeXT,")
-    w("Phi-3.5-V) have their rows in [BENCHMARKS-FAMILIES.md](BENCHMARKS-FAMILIES.md), from the same run.")
+    w("Phi-3.5-V, Qwen3-VL) have their rows in [BENCHMARKS-FAMILIES.md](BENCHMARKS-FAMILIES.md), summarised below.")
     w("")
     w("## Machine and software")
     w("")
@@ -420,6 +424,7 @@ def main():
     w("with MFU, GradCache step time and peak GPU memory over batch sizes 16/64/256 at chunk 8;")
     w("`scripts/gpu/report.py` writes the tables.")
     w("")
+    lines.extend(family_summary(FAMILY_MD))
     w("## How to reproduce")
     w("")
     w("```sh")
@@ -564,6 +569,30 @@ MEMORY_NOTES = [
     "its working set directly. Without GradCache memory grows with the batch on both sides. At real model",
     "sizes a chunk's activations (GBs) dwarf the inputs and the collector's headroom.",
 ]
+
+
+def family_summary(path):
+    """The '## Other model families' section: each row of the families page
+    as its two speed ratios, with the run (machine) that measured it."""
+    if not path or not os.path.exists(path):
+        return []
+    rows = []
+    for line in open(path):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        # | run | family (ckpt) | input | tokens | go s | xla s | torch s | go/torch | xla/torch | compile |
+        if len(cells) == 10 and re.fullmatch(r"[A-Z]", cells[0]):
+            rows.append(cells)
+    if not rows:
+        return []
+    out = ["## Other model families", "",
+           "Each family's slice at its real widths (few layers), embedded end to end against PyTorch +",
+           "transformers on the same CPU in one run; full rows, widths and the runs' machines in",
+           "[BENCHMARKS-FAMILIES.md](BENCHMARKS-FAMILIES.md). Speed ratios, above 1 ours is faster.", "",
+           "| family | input | Go / PyTorch | XLA CPU / PyTorch | run |", "|---|---|---|---|---|"]
+    for c in rows:
+        out.append(f"| {c[1]} | {c[2]} | {c[7]} | {c[8]} | {c[0]} |")
+    out.append("")
+    return out
 
 
 if __name__ == "__main__":

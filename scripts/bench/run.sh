@@ -19,6 +19,9 @@
 #                written by each family's golden generator into .cache/bench
 #   VLM2VEC_SRC  a TIGER-AI-Lab/VLM2Vec checkout: the phi3v-slice rows run its
 #                vendored Phi-3-V code (without it they are left out)
+#   QWEN3_PYTHON Python with transformers 4.57.3 + qwen-vl-utils for the
+#                qwen3vl-slice rows (scripts/goldens/qwen3vl/requirements.txt;
+#                default $PYTHON)
 #   SKIP_BF16=1  leave out the bf16 rows
 #   SKIP_PROFILE=1  leave out the CPU profile
 #   ONLY         row names to (re)run, keeping the other rows' results, e.g.
@@ -57,13 +60,17 @@ if [ ! -f "$BENCH/2b-slice/config.json" ] || [ ! -f "$BENCH/small/config.json" ]
   "$PYTHON" scripts/bench/make_checkpoints.py --out "$BENCH"
 fi
 
-FAMILY_CKPTS=${FAMILY_CKPTS-llava-slice phi3v-slice}
+FAMILY_CKPTS=${FAMILY_CKPTS-llava-slice phi3v-slice qwen3vl-slice}
+QWEN3_PYTHON=${QWEN3_PYTHON:-$PYTHON}
 if [[ " $FAMILY_CKPTS " == *" phi3v-slice "* ]] && [ -z "${VLM2VEC_SRC:-}" ]; then
   echo "run.sh: VLM2VEC_SRC unset: leaving out the phi3v-slice rows" >&2
   FAMILY_CKPTS=${FAMILY_CKPTS//phi3v-slice/}
 fi
 if [[ " $FAMILY_CKPTS " == *" llava-slice "* ]] && [ ! -f "$BENCH/llava-slice/config.json" ]; then
   "$PYTHON" scripts/goldens/llavanext/make_goldens.py --bench-out "$BENCH"
+fi
+if [[ " $FAMILY_CKPTS " == *" qwen3vl-slice "* ]] && [ ! -f "$BENCH/qwen3vl-slice/config.json" ]; then
+  "$QWEN3_PYTHON" scripts/goldens/qwen3vl/make_goldens.py --bench-out "$BENCH"
 fi
 if [[ " $FAMILY_CKPTS " == *" phi3v-slice "* ]] && [ ! -f "$BENCH/phi3v-slice/config.json" ]; then
   "$PYTHON" scripts/goldens/phi3v/make_goldens.py --vlm2vec "$VLM2VEC_SRC" --bench-out "$BENCH"
@@ -147,15 +154,16 @@ ROUNDS=${ROUNDS:-2}
 sfx() { [ "$1" -eq 1 ] || printf '.%s' "$1"; }  # round 1 keeps the plain file names
 
 embed_row() { # ckpt kind dtype
-  local ck=$1 kind=$2 dt=$3 base="embed_$1_$2_$3" r s rows=""
+  local ck=$1 kind=$2 dt=$3 base="embed_$1_$2_$3" r s rows="" py=$PYTHON
   want "$base" || return 0
+  [ "$ck" = qwen3vl-slice ] && py=$QWEN3_PYTHON
   # The family slices embed 2 images per batch (familyImageRows in encoder/bench_test.go).
   [[ " $FAMILY_CKPTS " == *" $ck "* ]] && [ "$kind" = image ] && rows="--rows 2"
   rm -f "$RES/$base".*
   for r in $(seq "$ROUNDS"); do
     s=$(sfx "$r")
     run "$base" bash -c "cd encoder && '$RES/encoder.test' -test.run '^\$' -test.bench '^BenchmarkEmbed/$ck/$kind/$dt\$' -test.benchtime ${EMBED_ITERS}x > '$RES/$base.go$s.txt' 2>&1"
-    run "$base" bash -c "'$PYTHON' scripts/bench/bench_torch.py embed --ckpt '$BENCH/$ck' --kind $kind --dtype $dt --iters $EMBED_ITERS $rows > '$RES/$base.torch$s.json' 2> '$RES/$base.torch$s.err'"
+    run "$base" bash -c "'$py' scripts/bench/bench_torch.py embed --ckpt '$BENCH/$ck' --kind $kind --dtype $dt --iters $EMBED_ITERS $rows > '$RES/$base.torch$s.json' 2> '$RES/$base.torch$s.err'"
     run "$base" bash -c "cd encoder && $XLA_ENV '$RES/encoder.test' -test.run '^\$' -test.bench '^BenchmarkEmbed/$ck/$kind/$dt\$' -test.benchtime ${EMBED_ITERS}x > '$RES/$base.xla$s.txt' 2>&1"
   done
 }
@@ -238,9 +246,10 @@ go tool pprof -top -cum -nodecount=400 "$RES/encoder.test" "$RES/embed_2b_image.
 go tool pprof -top -cum -nodecount=400 "$RES/encoder.test" "$RES/embed_small_image.prof" > "$RES/pprof_cum_small.txt" 2>/dev/null || true
 fi
 
-OUT_MD=${OUT_MD:-docs/BENCHMARKS.md}
-"$PYTHON" scripts/bench/report.py "$RES" "$OUT_MD"
-echo "wrote $OUT_MD (raw results in $RES)" >&2
+# The families' page first: BENCHMARKS.md summarises its rows.
 FAMILY_MD=${FAMILY_MD:-docs/BENCHMARKS-FAMILIES.md}
 "$PYTHON" scripts/bench/report_families.py "$RES" "$FAMILY_MD"
 echo "wrote $FAMILY_MD" >&2
+OUT_MD=${OUT_MD:-docs/BENCHMARKS.md}
+"$PYTHON" scripts/bench/report.py "$RES" "$OUT_MD" "$FAMILY_MD"
+echo "wrote $OUT_MD (raw results in $RES)" >&2

@@ -365,10 +365,44 @@ def write_json(fn, obj):
         f.write("\n")
 
 
+def bench_checkpoint(out):
+    """qwen3vl-slice: Qwen3-VL-2B's widths with 2 decoder layers and 3
+    vision blocks (2 DeepStack levels), random weights, the tiny tokenizer,
+    for scripts/bench/run.sh."""
+    from transformers import Qwen2TokenizerFast, Qwen3VLConfig, Qwen3VLForConditionalGeneration
+
+    path = os.path.join(out, "qwen3vl-slice")
+    os.makedirs(path, exist_ok=True)
+    tiny = os.path.join(TESTDATA, "tiny")
+    for fn in TOKENIZER_FILES + ["preprocessor_config.json", "video_preprocessor_config.json", "chat_template.json"]:
+        shutil.copy(os.path.join(tiny, fn), path)
+    cfg = config_dict(Qwen2TokenizerFast.from_pretrained(path))
+    cfg["text_config"].update({"head_dim": 128, "hidden_size": 2048, "intermediate_size": 6144, "num_attention_heads": 16,
+                               "num_hidden_layers": 2, "num_key_value_heads": 8,
+                               "rope_scaling": {"mrope_interleaved": True, "mrope_section": [24, 20, 20], "rope_type": "default"}})
+    cfg["vision_config"].update({"deepstack_visual_indexes": [1, 2], "depth": 3, "hidden_size": 1024, "intermediate_size": 4096,
+                                 "num_heads": 16, "num_position_embeddings": 2304, "out_hidden_size": 2048})
+    config = Qwen3VLConfig.from_dict(cfg)
+    model = Qwen3VLForConditionalGeneration(config).eval()
+    init_weights(model)
+    model.tie_weights()
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        shutil.copyfile(os.path.join(tmp, "model.safetensors"), os.path.join(path, "model.safetensors"))
+    write_pretty(os.path.join(path, "config.json"), cfg)
+    print("wrote", path, file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--embedding-repo", required=True, help="a checkout of QwenLM/Qwen3-VL-Embedding")
+    ap.add_argument("--embedding-repo", help="a checkout of QwenLM/Qwen3-VL-Embedding (for the goldens)")
+    ap.add_argument("--bench-out", help="write only the qwen3vl-slice benchmark checkpoint under this directory")
     args = ap.parse_args()
+    if args.bench_out:
+        bench_checkpoint(args.bench_out)
+        return
+    if not args.embedding_repo:
+        ap.error("--embedding-repo is required to write the goldens")
     sys.path.insert(0, os.path.join(args.embedding_repo, "src"))
     from models.qwen3_vl_embedding import Qwen3VLEmbedder
 
