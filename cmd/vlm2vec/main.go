@@ -9,7 +9,9 @@
 // and writes one JSONL line per input: {"id", "embedding"} or {"id",
 // "error"}. It resumes: inputs whose ids the output already holds are
 // skipped, and a torn last line is dropped. --npy also writes the vectors as
-// a float32 .npy matrix, in input order, at the end.
+// a float32 .npy matrix, in input order, at the end. --shard i/N embeds
+// one of N disjoint shards (by FNV-1a 64 of the id) into its own file, and
+// --merge N checks and joins them (docs/cli.md, docs/scale-out.md).
 //
 // serve answers POST /v1/embeddings in the shape of the OpenAI embeddings
 // API ({"input": "text" | ["text", ...] | [{"text", "image", "instruction"}]},
