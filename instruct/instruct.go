@@ -175,6 +175,11 @@ func PyStrip(s string) string {
 	return strings.TrimFunc(s, pyIsSpace)
 }
 
+// PyRStrip trims trailing whitespace as Python's str.rstrip() does.
+func PyRStrip(s string) string {
+	return strings.TrimRightFunc(s, pyIsSpace)
+}
+
 func pyIsSpace(r rune) bool {
 	return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f)
 }

@@ -388,16 +388,33 @@ func LoadVisDoc(ctx context.Context, dir, imageRoot string, task Task, opts Load
 }
 
 // VisRAGImageName is the file name VisRAG page images are stored under:
-// the name's base cut to 50 bytes, "_", the first 8 hex digits of the MD5
-// of the full name, and the extension.
+// the name's stem (os.path.splitext) cut to its first 50 characters (code
+// points, as Python slices a str), "_", the first 8 hex digits of the MD5
+// of the full name's UTF-8, and the extension.
 func VisRAGImageName(corpusID string) string {
-	ext := filepath.Ext(corpusID)
-	base := strings.TrimSuffix(corpusID, ext)
-	if len(base) > 50 {
-		base = base[:50]
+	base, ext := pySplitext(corpusID)
+	if r := []rune(base); len(r) > 50 {
+		base = string(r[:50])
 	}
 	sum := md5.Sum([]byte(corpusID))
 	return base + "_" + hex.EncodeToString(sum[:])[:8] + ext
+}
+
+// pySplitext splits a path as Python's posixpath.splitext does: the
+// extension is the last "." of the last path element and what follows,
+// unless that element is only dots up to it (".bashrc" has none).
+func pySplitext(p string) (root, ext string) {
+	dot := strings.LastIndexByte(p, '.')
+	slash := strings.LastIndexByte(p, '/')
+	if dot <= slash {
+		return p, ""
+	}
+	for i := slash + 1; i < dot; i++ {
+		if p[i] != '.' {
+			return p[:dot], p[dot:]
+		}
+	}
+	return p, ""
 }
 
 func pageImageName(task Task, corpusID string) string {
@@ -550,9 +567,9 @@ func buildVisDoc(ctx context.Context, qt, rt, ct *pqTable, corpusFiles []string,
 
 // Open loads dataset task from dataDir, picking the loader by layout:
 // dataDir/<name>/ with queries+corpus+qrels is a visual-document set;
-// otherwise its parquet columns decide between MMEB_Test_Instruct
-// (qry_inst) and MMEB-eval V1 (qry_text), or a video classification set
-// (video_id, pos_text; frames under imageRoot/<frame dir>/<video_id>/).
+// a video task is read by LoadVideo (imageRoot is then the frame root,
+// MMEB-V2's video-tasks/frames); otherwise its parquet columns decide
+// between MMEB_Test_Instruct (qry_inst) and MMEB-eval V1 (qry_text).
 func Open(ctx context.Context, dataDir, imageRoot string, task Task, opts LoadOptions) (*Dataset, error) {
 	dir := ""
 	for _, name := range append([]string{task.Name}, reverseAliases(task.Name)...) {
@@ -567,7 +584,10 @@ func Open(ctx context.Context, dataDir, imageRoot string, task Task, opts LoadOp
 		}
 	}
 	if dir == "" {
-		return nil, fmt.Errorf("mmeb: %s: no %s or %s.parquet under %s", task.Name, task.Name, task.Name, dataDir)
+		return nil, fmt.Errorf("%w: %s: no %s or %s.parquet under %s", ErrMissing, task.Name, task.Name, task.Name, dataDir)
+	}
+	if task.Modality == ModVideo {
+		return LoadVideo(ctx, dir, imageRoot, task, opts)
 	}
 	for _, p := range []string{"queries", "queries.parquet"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
@@ -587,8 +607,6 @@ func Open(ctx context.Context, dataDir, imageRoot string, task Task, opts LoadOp
 		return LoadInstruct(ctx, dir, imageRoot, task, opts)
 	case cols["qry_text"]:
 		return LoadV1(ctx, dir, imageRoot, task, opts)
-	case cols["video_id"] && cols["pos_text"]:
-		return LoadVideoCLS(ctx, dir, imageRoot, task, opts)
 	}
 	return nil, fmt.Errorf("%w: %s: unrecognised layout (columns %v)", ErrNoLoader, task.Name, keys(cols))
 }
@@ -644,6 +662,9 @@ func parquetColumnNames(file string) (map[string]bool, error) {
 	}
 	return cols, nil
 }
+
+// ErrMissing reports a dataset that is not present under the data directory.
+var ErrMissing = errors.New("mmeb: dataset not found")
 
 // ErrNoLoader reports a task whose source layout has no loader here.
 var ErrNoLoader = errors.New("mmeb: no loader for this task")

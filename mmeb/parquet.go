@@ -174,6 +174,16 @@ func findLeaf(schema *parquet.Schema, spec colSpec) (parquet.LeafColumn, bool) {
 		if len(p) < len(spec.path) {
 			continue
 		}
+		if spec.kind == colList && len(spec.path) == 2 && len(p) > 2 {
+			// A field of a list of structs, e.g. {"positive_frames",
+			// "output_path"} for positive_frames.list.element.output_path.
+			if p[0] == spec.path[0] && p[len(p)-1] == spec.path[1] && len(p) <= 4 {
+				if leaf, ok := schema.Lookup(p...); ok {
+					return leaf, true
+				}
+			}
+			continue
+		}
 		match := true
 		for i := range spec.path {
 			if p[i] != spec.path[i] {

@@ -23,6 +23,28 @@ var metaColors = map[Meta]color.RGBA{
 	MetaVR: {0xe6, 0x9f, 0x00, 0xff}, MetaVDOOD: {0xcc, 0x79, 0xa7, 0xff},
 }
 
+// modelColors colours the models of a table plot, in order.
+var modelColors = []color.RGBA{
+	{0x00, 0x72, 0xb2, 0xff}, {0xe6, 0x9f, 0x00, 0xff}, {0x00, 0x9e, 0x73, 0xff}, {0xcc, 0x79, 0xa7, 0xff},
+	{0xd5, 0x5e, 0x00, 0xff}, {0x56, 0xb4, 0xe9, 0xff}, {0xf0, 0xe4, 0x42, 0xff}, {0x00, 0x00, 0x00, 0xff},
+}
+
+// bar is one horizontal bar: a row label (drawn only when not empty), a
+// value in [0, 100], its colour and the text written at its end.
+type bar struct {
+	label string
+	value float64
+	c     color.RGBA
+	note  string
+	gap   bool // extra space above: a new group starts
+}
+
+// legendItem is one colour key below the axis.
+type legendItem struct {
+	label string
+	c     color.RGBA
+}
+
 // PlotPNG draws a horizontal bar chart of per-dataset main scores (×100),
 // one bar per result coloured by meta-task, with the value at the bar's
 // end, and writes it as PNG. It uses only the standard library and the
@@ -31,38 +53,92 @@ func PlotPNG(w io.Writer, title string, results []*Result) error {
 	if len(results) == 0 {
 		return fmt.Errorf("mmeb: nothing to plot")
 	}
+	var bars []bar
+	var legend []legendItem
+	seen := map[Meta]bool{}
+	for _, r := range results {
+		c, ok := metaColors[r.Task.Meta]
+		if !ok {
+			c = color.RGBA{0x80, 0x80, 0x80, 0xff}
+		}
+		v := r.Main() * 100
+		bars = append(bars, bar{label: r.Task.Name, value: v, c: c, note: fmt.Sprintf("%.1f", v)})
+		if m := r.Task.Meta; m != "" && !seen[m] {
+			seen[m] = true
+			legend = append(legend, legendItem{metaLabel(m), c})
+		}
+	}
+	return drawBars(w, title, "main score (%): hit@1, or NDCG@5 for visual documents", bars, legend)
+}
+
+// PlotTablePNG draws the MMEB-V2 aggregate table of one or more models
+// (the rows of V2Table) as grouped horizontal bars: one group per column
+// of the table (I-CLS … All), one bar per model. Incomplete groups carry
+// their dataset count ("12/36") at the bar's end.
+func PlotTablePNG(w io.Writer, title string, models []string, tables [][]Aggregate) error {
+	if len(models) == 0 || len(models) != len(tables) {
+		return fmt.Errorf("mmeb: table plot needs one table per model (%d models, %d tables)", len(models), len(tables))
+	}
+	var bars []bar
+	var legend []legendItem
+	for mi, name := range models {
+		legend = append(legend, legendItem{name, modelColors[mi%len(modelColors)]})
+	}
+	for gi, col := range tables[0] {
+		for mi := range models {
+			if len(tables[mi]) != len(tables[0]) {
+				return fmt.Errorf("mmeb: table plot: model %q has %d columns, %q %d", models[mi], len(tables[mi]), models[0], len(tables[0]))
+			}
+			a := tables[mi][gi]
+			b := bar{c: modelColors[mi%len(modelColors)], gap: mi == 0 && gi > 0, note: a.String()}
+			if mi == 0 {
+				b.label = fmt.Sprintf("%s (%d)", col.Label, col.Of)
+			}
+			if a.N > 0 {
+				b.value = a.Rounded()
+			}
+			bars = append(bars, b)
+		}
+	}
+	return drawBars(w, title, "mean main score (%): hit@1 for image and video, NDCG@5 for visual documents", bars, legend)
+}
+
+func drawBars(w io.Writer, title, xTitle string, bars []bar, legend []legendItem) error {
 	face := basicfont.Face7x13
 	const (
 		charW  = 7
 		rowH   = 18
+		gapH   = 8
 		barH   = 12
 		top    = 40
-		right  = 60
+		right  = 90
 		plotW  = 500
-		bottom = 50
+		bottom = 70
 	)
 	labelW := 0
-	for _, r := range results {
-		if n := len(r.Task.Name) * charW; n > labelW {
-			labelW = n
+	rows := 0
+	for _, b := range bars {
+		labelW = max(labelW, len(b.label)*charW)
+		rows += rowH
+		if b.gap {
+			rows += gapH
 		}
 	}
 	left := labelW + 16
-	width := left + plotW + right
-	height := top + rowH*len(results) + bottom
+	width := max(left+plotW+right, len(xTitle)*charW+left)
+	height := top + rows + bottom
 	img := image.NewRGBA(image.Rect(0, 0, width, height))
 	draw.Draw(img, img.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
 	black := image.NewUniform(color.Black)
 	grey := color.RGBA{0xdd, 0xdd, 0xdd, 0xff}
-
 	text := func(x, y int, s string, c image.Image) {
 		d := font.Drawer{Dst: img, Src: c, Face: face, Dot: fixed.P(x, y)}
 		d.DrawString(s)
 	}
 	text(left, 20, title, black)
 
-	// Grid lines and ticks every 20 points.
-	axisY := top + rowH*len(results)
+	// Grid lines and ticks every 20 points, then the axis title.
+	axisY := top + rows
 	for v := 0; v <= 100; v += 20 {
 		x := left + v*plotW/100
 		for y := top - 4; y < axisY; y++ {
@@ -74,41 +150,29 @@ func PlotPNG(w io.Writer, title string, results []*Result) error {
 	for x := left; x <= left+plotW; x++ {
 		img.Set(x, axisY, color.Black)
 	}
+	text(left, axisY+34, xTitle, black)
 
-	for i, r := range results {
-		y := top + i*rowH
-		v := r.Main() * 100
-		if v < 0 {
-			v = 0
+	y := top
+	for _, b := range bars {
+		if b.gap {
+			y += gapH
 		}
-		if v > 100 {
-			v = 100
-		}
-		text(left-8-len(r.Task.Name)*charW, y+barH, r.Task.Name, black)
-		c, ok := metaColors[r.Task.Meta]
-		if !ok {
-			c = color.RGBA{0x80, 0x80, 0x80, 0xff}
+		v := min(max(b.value, 0), 100)
+		if b.label != "" {
+			text(left-8-len(b.label)*charW, y+barH, b.label, black)
 		}
 		bw := int(v * plotW / 100)
-		draw.Draw(img, image.Rect(left, y+2, left+bw, y+2+barH), image.NewUniform(c), image.Point{}, draw.Src)
-		text(left+bw+4, y+barH, fmt.Sprintf("%.1f", v), black)
+		draw.Draw(img, image.Rect(left, y+2, left+bw, y+2+barH), image.NewUniform(b.c), image.Point{}, draw.Src)
+		text(left+bw+4, y+barH, b.note, black)
+		y += rowH
 	}
 
-	// Legend of the meta-tasks present.
 	x := left
-	seen := map[Meta]bool{}
-	for _, r := range results {
-		m := r.Task.Meta
-		if seen[m] || m == "" {
-			continue
-		}
-		seen[m] = true
-		c := metaColors[m]
-		ly := axisY + 26
-		draw.Draw(img, image.Rect(x, ly, x+10, ly+10), image.NewUniform(c), image.Point{}, draw.Src)
-		label := metaLabel(m)
-		text(x+14, ly+10, label, black)
-		x += 14 + len(label)*charW + 16
+	for _, l := range legend {
+		ly := axisY + 46
+		draw.Draw(img, image.Rect(x, ly, x+10, ly+10), image.NewUniform(l.c), image.Point{}, draw.Src)
+		text(x+14, ly+10, l.label, black)
+		x += 14 + len(l.label)*charW + 16
 	}
 	return png.Encode(w, img)
 }

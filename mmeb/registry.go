@@ -73,9 +73,10 @@ type Task struct {
 	Family     instruct.Family // V2 parser family of image tasks
 	// InV1 marks the 36 MMEB-V1 tasks.
 	InV1 bool
-	// Dir is the task's folder in the MMEB-V2 repository's media tree
-	// (visdoc-tasks/<Dir>, video-tasks/frames/video_cls/<Dir>), where it
-	// differs from Name it follows the reference's configs.
+	// Dir is the task's folder in the MMEB-V2 repository's media tree:
+	// visdoc-tasks/<Dir> for visual documents, video-tasks/frames/<Dir>
+	// for videos (e.g. "video_cls/SSv2", "video_mret/Charades_STA"), as
+	// the reference's configs name them.
 	Dir string
 }
 
@@ -124,12 +125,16 @@ func init() {
 	img("RefCOCO-Matching", MetaVG, true, "I+T", "I+T", k, instruct.FamilyI2IVG)
 	img("Visual7W-Pointing", MetaVG, true, "I+T", "I", k, instruct.FamilyI2IVG)
 
+	// Video tasks' Dir is their frame folder under MMEB-V2's
+	// video-tasks/frames, as the reference's video.yaml names it.
 	vid := func(name string, meta Meta, q, tgt string, r Ranking) {
-		dir := name
-		if name == "SmthSmthV2" {
-			dir = "SSv2"
+		group := map[Meta]string{MetaVCLS: "video_cls", MetaVQA2: "video_qa", MetaVRET: "video_ret", MetaVMRET: "video_mret"}[meta]
+		dir := map[string]string{"SmthSmthV2": "SSv2", "Charades-STA": "Charades_STA"}[name]
+		if dir == "" {
+			dir = name
 		}
-		tasks = append(tasks, Task{Name: name, Modality: ModVideo, Meta: meta, Query: q, Target: tgt, Ranking: r, Metric: MetricHit1, Dir: dir})
+		tasks = append(tasks, Task{Name: name, Modality: ModVideo, Meta: meta, Query: q, Target: tgt, Ranking: r, Metric: MetricHit1,
+			Dir: group + "/" + dir})
 	}
 	vid("K700", MetaVCLS, "V", "T", Global)
 	vid("SmthSmthV2", MetaVCLS, "V", "T", Local)

@@ -3,6 +3,7 @@ package mmeb
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/org/vlm2vec/internal/atomicfile"
 )
@@ -75,16 +77,46 @@ func (d *DatasetScores) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// AllScores is the reference's all_scores report layout:
+// AllScores is the reference's all-scores report
+// (experiments/report_score_v2.py):
 // {"metadata": {...}, "metrics": {"image"|"video"|"visdoc": {dataset: scores}}}.
 type AllScores struct {
+	// Metadata holds model_name and report_generated_date (and whatever
+	// else a report read back carries).
 	Metadata map[string]any
 	Metrics  map[Modality]map[string]DatasetScores
+	// Status holds the status strings the reference writes in place of
+	// scores ("FILE_N/A" for a dataset without a score file, "DIR_N/A",
+	// "JSON_ERROR", …), by modality and dataset.
+	Status map[Modality]map[string]string
+	// metaOrder keeps the metadata keys in the order they are written.
+	metaOrder []string
 }
 
-// NewAllScores collects results into the all-scores layout.
+// FileNA is the reference's status for a dataset without a score file.
+const FileNA = "FILE_N/A"
+
+// NewAllScores collects results into the all-scores layout, dated now.
+// Every dataset of the three modalities is listed, as in the reference:
+// those without a result are FileNA.
 func NewAllScores(model string, results []*Result) *AllScores {
-	a := &AllScores{Metadata: map[string]any{"model_name": model}, Metrics: map[Modality]map[string]DatasetScores{}}
+	return newAllScores(model, time.Now(), results)
+}
+
+func newAllScores(model string, now time.Time, results []*Result) *AllScores {
+	a := &AllScores{
+		Metadata:  map[string]any{"model_name": model, "report_generated_date": pyISOFormat(now)},
+		metaOrder: []string{"model_name", "report_generated_date"},
+		Metrics:   map[Modality]map[string]DatasetScores{},
+		Status:    map[Modality]map[string]string{},
+	}
+	for _, m := range []Modality{ModImage, ModVideo, ModVisDoc} {
+		a.Metrics[m] = map[string]DatasetScores{}
+		a.Status[m] = map[string]string{}
+		for _, t := range TasksOf(m) {
+			a.Status[m][t.Name] = FileNA
+		}
+	}
 	for _, r := range results {
 		m := r.Task.Modality
 		if m == "" {
@@ -93,26 +125,78 @@ func NewAllScores(model string, results []*Result) *AllScores {
 		if a.Metrics[m] == nil {
 			a.Metrics[m] = map[string]DatasetScores{}
 		}
+		delete(a.Status[m], r.Task.Name)
 		a.Metrics[m][r.Task.Name] = DatasetScores{Scores: r.Scores, NumPred: r.NumPred, NumData: r.NumData}
 	}
 	return a
 }
 
-// MarshalJSON writes modalities and datasets in the reference's report
-// order (unknown datasets last, sorted), indented by four spaces.
+// pyISOFormat writes a local time as Python's datetime.now().isoformat()
+// does: microseconds, and none at all when they are zero.
+func pyISOFormat(t time.Time) string {
+	if t.Nanosecond()/1000 == 0 {
+		return t.Format("2006-01-02T15:04:05")
+	}
+	return t.Format("2006-01-02T15:04:05.000000")
+}
+
+// fixedPageName is the name the reference's report gives the two
+// re-released visual-document page sets ("ViDoSeek-page" is written as
+// "ViDoSeek-page-fixed").
+func fixedPageName(m Modality, name string) string {
+	if m == ModVisDoc && (name == "ViDoSeek-page" || name == "MMLongBench-page") {
+		return name + "-fixed"
+	}
+	return name
+}
+
+// MarshalJSON writes the report byte for byte as the reference's
+// json.dump(..., indent=4) does: metadata keys in order, modalities
+// image, video, visdoc, datasets in report order (unknown ones last,
+// sorted), status strings where there are no scores, the two "-page"
+// sets renamed "-page-fixed", and non-ASCII escaped.
 func (a *AllScores) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
-	meta, err := json.Marshal(a.Metadata)
-	if err != nil {
-		return nil, err
+	b.WriteString(`{"metadata":{`)
+	keys := append([]string(nil), a.metaOrder...)
+	seen := map[string]bool{}
+	for _, k := range keys {
+		seen[k] = true
 	}
-	b.WriteString(`{"metadata":`)
-	b.Write(meta)
-	b.WriteString(`,"metrics":{`)
+	var extra []string
+	for k := range a.Metadata {
+		if !seen[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	n := 0
+	for _, k := range append(keys, extra...) {
+		v, ok := a.Metadata[k]
+		if !ok {
+			continue
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		n++
+		b.WriteString(pyJSONString(k))
+		b.WriteByte(':')
+		if s, ok := v.(string); ok {
+			b.WriteString(pyJSONString(s))
+		} else {
+			vb, err := json.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			b.Write(vb)
+		}
+	}
+	b.WriteString(`},"metrics":{`)
 	first := true
 	for _, m := range []Modality{ModImage, ModVideo, ModVisDoc} {
-		ds, ok := a.Metrics[m]
-		if !ok {
+		ds, st := a.Metrics[m], a.Status[m]
+		if len(ds) == 0 && len(st) == 0 {
 			continue
 		}
 		if !first {
@@ -120,18 +204,33 @@ func (a *AllScores) MarshalJSON() ([]byte, error) {
 		}
 		first = false
 		fmt.Fprintf(&b, "%q:{", m)
-		for i, name := range orderedNames(m, ds) {
+		all := map[string]bool{}
+		for name := range ds {
+			all[name] = true
+		}
+		for name := range st {
+			all[name] = true
+		}
+		i := 0
+		for _, name := range orderedNames(m, all) {
+			if fixedPageName(m, name) != name && all[name+"-fixed"] {
+				continue // the re-release is written under the same key
+			}
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			kb, _ := json.Marshal(name)
-			b.Write(kb)
+			i++
+			b.WriteString(pyJSONString(fixedPageName(m, name)))
 			b.WriteByte(':')
-			v, err := ds[name].MarshalJSON()
-			if err != nil {
-				return nil, err
+			if d, ok := ds[name]; ok {
+				v, err := d.MarshalJSON()
+				if err != nil {
+					return nil, err
+				}
+				b.Write(v)
+			} else {
+				b.WriteString(pyJSONString(st[name]))
 			}
-			b.Write(v)
 		}
 		b.WriteByte('}')
 	}
@@ -141,6 +240,41 @@ func (a *AllScores) MarshalJSON() ([]byte, error) {
 		return nil, err
 	}
 	return out.Bytes(), nil
+}
+
+// pyJSONString quotes s as Python's json module does with its default
+// ensure_ascii: every character outside printable ASCII as \uXXXX
+// (surrogate pairs above U+FFFF), and only " and \ escaped besides.
+func pyJSONString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\b':
+			b.WriteString(`\b`)
+		case r == '\f':
+			b.WriteString(`\f`)
+		case r >= 0x20 && r < 0x7f:
+			b.WriteRune(r)
+		case r > 0xffff:
+			r -= 0x10000
+			fmt.Fprintf(&b, `\u%04x\u%04x`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 func orderedNames[V any](m Modality, ds map[string]V) []string {
@@ -173,15 +307,20 @@ func ReadAllScores(r io.Reader) (*AllScores, error) {
 	if err := json.NewDecoder(r).Decode(&raw); err != nil {
 		return nil, fmt.Errorf("mmeb: all-scores report: %w", err)
 	}
-	a := &AllScores{Metadata: raw.Metadata, Metrics: map[Modality]map[string]DatasetScores{}}
+	a := &AllScores{Metadata: raw.Metadata, Metrics: map[Modality]map[string]DatasetScores{},
+		Status: map[Modality]map[string]string{}, metaOrder: []string{"model_name", "report_generated_date"}}
 	for m, ds := range raw.Metrics {
 		a.Metrics[m] = map[string]DatasetScores{}
+		a.Status[m] = map[string]string{}
 		for name, msg := range ds {
-			var d DatasetScores
-			// The reference writes status strings ("FILE_N/A") for datasets
-			// it has no scores for; those are simply absent here.
-			if err := json.Unmarshal(msg, &d); err != nil {
+			var status string
+			if json.Unmarshal(msg, &status) == nil {
+				a.Status[m][name] = status // "FILE_N/A" and the like
 				continue
+			}
+			var d DatasetScores
+			if err := json.Unmarshal(msg, &d); err != nil {
+				return nil, fmt.Errorf("mmeb: all-scores report: %s %s: %w", m, name, err)
 			}
 			a.Metrics[m][name] = d
 		}
@@ -191,11 +330,16 @@ func ReadAllScores(r io.Reader) (*AllScores, error) {
 
 // MainScores returns each dataset's main metric (hit@1, or ndcg_linear@5
 // for visual documents), keyed by registry name. Datasets without the
-// metric are left out.
+// metric are left out. Where a report holds both a "-page" set and its
+// "-page-fixed" re-release, the fixed one is used, whatever the map
+// order: it is the one the published tables score.
 func (a *AllScores) MainScores() map[string]float64 {
 	out := map[string]float64{}
 	for m, ds := range a.Metrics {
 		for name, d := range ds {
+			if _, fixed := ds[name+"-fixed"]; fixed && fixedPageName(m, name) != name {
+				continue
+			}
 			metric := MetricHit1
 			if m == ModVisDoc {
 				metric = MetricNDCGLin5
@@ -207,6 +351,19 @@ func (a *AllScores) MainScores() map[string]float64 {
 			if v, ok := d.Scores[metric]; ok {
 				out[name] = v
 			}
+		}
+	}
+	return out
+}
+
+// Missing lists the registry datasets of the given tasks that a report
+// has no scores for, in report order.
+func (a *AllScores) Missing(tasks []Task) []string {
+	have := a.MainScores()
+	var out []string
+	for _, t := range tasks {
+		if _, ok := have[t.Name]; !ok {
+			out = append(out, t.Name)
 		}
 	}
 	return out
@@ -381,4 +538,61 @@ func MarkdownDatasets(results []*Result) string {
 			r.Main()*100, r.NumPred, len(r.Problems))
 	}
 	return b.String()
+}
+
+// ReadScoreDir collects the <dataset>_score.json files of one model's
+// results into an all-scores report, as the reference's report script
+// does: from dir/image, dir/video and dir/visdoc when any of them exists
+// (a missing one marks its datasets "DIR_N/A"), otherwise from dir itself
+// (the flat layout eval_mmeb writes). Datasets without a file are
+// FileNA, unreadable files "JSON_ERROR"; the model name is the
+// directory's base name.
+func ReadScoreDir(dir string) (*AllScores, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("mmeb: %s is not a directory", dir)
+	}
+	a := newAllScores(filepath.Base(filepath.Clean(dir)), time.Now(), nil)
+	nested := false
+	for _, m := range []Modality{ModImage, ModVideo, ModVisDoc} {
+		if st, err := os.Stat(filepath.Join(dir, string(m))); err == nil && st.IsDir() {
+			nested = true
+		}
+	}
+	for _, m := range []Modality{ModImage, ModVideo, ModVisDoc} {
+		sub := dir
+		if nested {
+			sub = filepath.Join(dir, string(m))
+			if st, err := os.Stat(sub); err != nil || !st.IsDir() {
+				for name := range a.Status[m] {
+					a.Status[m][name] = "DIR_N/A"
+				}
+				continue
+			}
+		}
+		for _, t := range TasksOf(m) {
+			for _, name := range append([]string{t.Name}, reverseAliases(t.Name)...) {
+				data, err := os.ReadFile(filepath.Join(sub, name+"_score.json"))
+				if errors.Is(err, os.ErrNotExist) {
+					continue
+				}
+				if err != nil {
+					a.Status[m][name] = "READ_ERROR"
+					continue
+				}
+				var d DatasetScores
+				if err := json.Unmarshal(data, &d); err != nil {
+					a.Status[m][name] = "JSON_ERROR"
+					continue
+				}
+				delete(a.Status[m], t.Name)
+				delete(a.Status[m], name)
+				a.Metrics[m][name] = d
+			}
+		}
+	}
+	return a, nil
 }

@@ -2,8 +2,10 @@ package mmeb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -132,13 +134,32 @@ func VideoFrames(dir string, n int) ([]string, error) {
 	return SampleFrames(frames, n), nil
 }
 
+// LoadVideo reads any of the 18 V2 video datasets from its parquet
+// file(s) at src, with frames under frameRoot (MMEB-V2's
+// video-tasks/frames): LoadVideoCLS, LoadVideoQA, LoadVideoRET or
+// LoadMoment by the task's meta-task.
+func LoadVideo(ctx context.Context, src, frameRoot string, task Task, opts LoadOptions) (*Dataset, error) {
+	switch task.Meta {
+	case MetaVCLS:
+		return LoadVideoCLS(ctx, src, frameRoot, task, opts)
+	case MetaVQA2:
+		return LoadVideoQA(ctx, src, frameRoot, task, opts)
+	case MetaVRET:
+		return LoadVideoRET(ctx, src, frameRoot, task, opts)
+	case MetaVMRET:
+		return LoadMoment(ctx, src, frameRoot, task, opts)
+	}
+	return nil, fmt.Errorf("%w: %s is not a video task", ErrNoLoader, task.Name)
+}
+
 // LoadVideoCLS reads a V2 video-classification dataset: parquet with
 // video_id and pos_text (the label) and, for SmthSmthV2, neg_text (the
 // row's own candidate list); frames are read from
-// imageRoot/<dataset folder>/<video_id>/ (imageRoot is the MMEB-V2
-// video-tasks/frames/video_cls directory). Global tasks rank every query
-// against all labels that occur in the data.
-func LoadVideoCLS(ctx context.Context, path, imageRoot string, task Task, opts LoadOptions) (*Dataset, error) {
+// frameRoot/<task.Dir>/<video_id>/ (frameRoot is MMEB-V2's
+// video-tasks/frames). Global tasks rank every query against the labels
+// of the rows followed by the task's full label list (VideoLabels), as the
+// reference's corpus does, so a --limit run ranks against all classes too.
+func LoadVideoCLS(ctx context.Context, path, frameRoot string, task Task, opts LoadOptions) (*Dataset, error) {
 	if task.Meta != MetaVCLS {
 		return nil, fmt.Errorf("%w: %s is not a video classification task", ErrNoLoader, task.Name)
 	}
@@ -146,60 +167,32 @@ func LoadVideoCLS(ctx context.Context, path, imageRoot string, task Task, opts L
 	if !ok {
 		return nil, fmt.Errorf("%w: no instruction for %s", ErrNoLoader, task.Name)
 	}
-	files, err := parquetFiles(path)
-	if err != nil {
-		return nil, fmt.Errorf("mmeb: %s: %w", task.Name, err)
-	}
 	local := task.Ranking == Local
-	t, err := readParquet(files, []colSpec{
+	t, err := readTable(path, task, []colSpec{
 		{path: []string{"video_id"}},
 		{path: []string{"pos_text"}},
 		{path: []string{"neg_text"}, kind: colList, optional: !local},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("mmeb: %s: %w", task.Name, err)
+		return nil, err
 	}
-	nframes := opts.Frames
-	if nframes == 0 {
-		nframes = DefaultFrames
-	}
-	dirName := task.Dir
-	if dirName == "" {
-		dirName = task.Name
-	}
-	l := newLoader(imageRoot, opts)
+	l := newLoader(frameRoot, opts)
 	ds := &Dataset{Task: task}
 	qtext := instruct.ProcessData(p.Query, "", true, false)
 	vid, pos, neg := t.col("video_id"), t.col("pos_text"), t.col("neg_text")
-	n := l.limit(t.rows)
-	ds.Rows = n
-	for r := 0; r < n; r++ {
-		if r%64 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		fail := func(format string, a ...any) {
-			ds.Problems = append(ds.Problems, Problem{Row: r, Reason: fmt.Sprintf(format, a...)})
-		}
+	err = l.eachRow(ctx, ds, t.rows, func(r int) (Query, error) {
 		if vid.at(r).null || vid.at(r).str == "" || pos.at(r).null || pos.at(r).str == "" {
-			fail("video_id or pos_text is empty")
-			continue
+			return Query{}, skip("video_id or pos_text is empty")
 		}
-		rel := filepath.Join(dirName, vid.at(r).str)
-		frames, err := VideoFrames(filepath.Join(imageRoot, rel), nframes)
+		frames, ref, err := l.video(task, vid.at(r).str)
 		if err != nil {
-			return nil, fmt.Errorf("mmeb: %s: %w", task.Name, err)
+			return Query{}, err
 		}
-		if len(frames) == 0 && !opts.SkipFileCheck {
-			fail("no frames in %s", rel)
-			continue
-		}
-		q := Query{Row: r, ID: vid.at(r).str, Item: Item{Text: qtext, Video: frames,
-			ref: l.s(fmt.Sprintf("video:%s#%d", rel, nframes))}}
+		q := Query{Row: r, ID: vid.at(r).str, Item: Item{Text: qtext, Video: frames, ref: ref}}
 		label := l.s(pos.at(r).str)
 		if local {
 			if neg.at(r).null || len(neg.at(r).list) == 0 {
-				fail("empty candidate list")
-				continue
+				return Query{}, skip("empty candidate list")
 			}
 			for _, c := range neg.at(r).list {
 				q.Candidates = append(q.Candidates, Candidate{Name: l.s(c), Item: Item{Text: l.s(c)}})
@@ -208,7 +201,83 @@ func LoadVideoCLS(ctx context.Context, path, imageRoot string, task Task, opts L
 			q.Candidates = []Candidate{{Name: label, Item: Item{Text: label}}}
 		}
 		q.Labels = []string{label}
-		ds.Queries = append(ds.Queries, q)
+		return q, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !local {
+		for _, label := range VideoLabels(task.Name) {
+			ds.Corpus = append(ds.Corpus, Candidate{Name: label, Item: Item{Text: label}})
+		}
 	}
 	return ds, nil
+}
+
+// readTable reads the parquet file(s) at path, naming the task in errors.
+func readTable(path string, task Task, specs []colSpec) (*pqTable, error) {
+	files, err := parquetFiles(path)
+	if err != nil {
+		return nil, fmt.Errorf("mmeb: %s: %w", task.Name, err)
+	}
+	t, err := readParquet(files, specs)
+	if err != nil {
+		return nil, fmt.Errorf("mmeb: %s: %w", task.Name, err)
+	}
+	return t, nil
+}
+
+// eachRow runs build on the first Limit rows of n, appending each query it
+// returns to ds, or a Problem when it returns a row error (skip); any other
+// error stops the load.
+func (l *loader) eachRow(ctx context.Context, ds *Dataset, n int, build func(r int) (Query, error)) error {
+	n = l.limit(n)
+	ds.Rows += n
+	for r := 0; r < n; r++ {
+		if r%64 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		q, err := build(r)
+		var re rowError
+		switch {
+		case errors.As(err, &re):
+			ds.Problems = append(ds.Problems, Problem{Row: r, Reason: re.reason})
+		case err != nil:
+			return fmt.Errorf("mmeb: %s: row %d: %w", ds.Task.Name, r, err)
+		default:
+			ds.Queries = append(ds.Queries, q)
+		}
+	}
+	return nil
+}
+
+// video loads the sampled frames of frameRoot/<task.Dir>/<name> (opts.Frames,
+// default 8) and the item reference that names them in caches. No frames
+// is a row error unless file checks are off.
+func (l *loader) video(task Task, name string) ([]string, string, error) {
+	return l.videoAt(path.Join(task.Dir, name), l.frames())
+}
+
+// videoAt is video for a frame folder given relative to the frame root;
+// n < 0 keeps every frame (MomentSeeker's clips).
+func (l *loader) videoAt(rel string, n int) ([]string, string, error) {
+	all, err := LoadFrames(filepath.Join(l.root, filepath.FromSlash(rel)))
+	if err != nil {
+		return nil, "", err
+	}
+	frames := all
+	if n >= 0 {
+		frames = SampleFrames(all, n)
+	}
+	if len(frames) == 0 && !l.opts.SkipFileCheck {
+		return nil, "", skip("no frames in %s", rel)
+	}
+	return frames, l.s(fmt.Sprintf("video:%s#%d", rel, n)), nil
+}
+
+func (l *loader) frames() int {
+	if l.opts.Frames > 0 {
+		return l.opts.Frames
+	}
+	return DefaultFrames
 }

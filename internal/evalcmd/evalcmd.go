@@ -28,11 +28,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", "", "directory with one subdirectory (or .parquet) per dataset; a comma-separated list is searched in order (required)")
 	images := fs.String("images", "", "image root the rows' image paths are relative to (MMEB-eval: eval_images/, MMEB-V2: image-tasks/)")
 	pages := fs.String("pages", "", "visual-document page root, e.g. MMEB-V2 visdoc-tasks; pages are read from (and missing ones extracted to) <pages>/<dataset folder>/ (default: --images)")
-	frames := fs.String("frames", "", "video frame root, e.g. MMEB-V2 video-tasks/frames/video_cls (default: --images)")
+	frames := fs.String("frames", "", "video frame root: MMEB-V2's video-tasks/frames (tasks read <frames>/video_cls/K700/..., video_qa/..., video_ret/..., video_mret/...; default: --images)")
 	datasets := fs.String("datasets", "", "comma-separated datasets, meta-tasks (CLS, VQA, RET, VG, V-CLS, VDRv1, …) or modalities (image, video, visdoc); default: every dataset found under --data")
 	limit := fs.Int("limit", 0, "evaluate only the first N rows (queries) of each dataset; 0 = all")
 	out := fs.String("out", "", "output directory for <dataset>_score.json, all_scores.json, table.md, scores.png and the embedding cache")
-	embedder := fs.String("embedder", "trivial", `"encoder" (a Qwen2-VL checkpoint, see --model) or "trivial" (a model-free colour/word matcher for pipeline tests, not a model)`)
+	embedder := fs.String("embedder", "", `"encoder" (a checkpoint, see --model; the default when --model is given) or "trivial" (a model-free colour/word matcher for pipeline tests, not a model)`)
 	modelDir := fs.String("model", "", "checkpoint directory for --embedder encoder")
 	adapterDir := fs.String("adapter", "", "PEFT adapter directory for --embedder encoder")
 	backend := fs.String("backend", "", "GoMLX backend for --embedder encoder (default: GOMLX_BACKEND or the pure-Go one)")
@@ -40,8 +40,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cacheDir := fs.String("cache", "", "embedding cache directory (default <out>/cache; \"off\" disables)")
 	modelID := fs.String("model-id", "", "model id for the cache and reports (default: the embedder's)")
 	quiet := fs.Bool("quiet", false, "no progress bars")
+	aggregate := fs.Bool("aggregate", false, "embed nothing: read existing score files from the directories (or all_scores.json files) given as arguments, one model each, and print the V1/V2 tables")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *aggregate {
+		return runAggregate(fs.Args(), *out, stdout, stderr)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q (only --aggregate takes directories)", fs.Args())
 	}
 	if *data == "" {
 		fs.Usage()
@@ -61,6 +68,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
+	if *embedder == "" {
+		if *modelDir == "" {
+			return errors.New("give --model DIR to evaluate a checkpoint (or --embedder trivial for a model-free pipeline test)")
+		}
+		*embedder = "encoder"
+	}
 	var emb mmeb.Embedder
 	switch *embedder {
 	case "trivial":
@@ -113,6 +126,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 
 	var results []*mmeb.Result
+	var missing []string
 	for _, t := range tasks {
 		root := *images
 		switch t.Modality {
@@ -122,6 +136,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 			root = *frames
 		}
 		ds, err := mmeb.Open(ctx, findDir(dataDirs, t), root, t, mmeb.LoadOptions{Limit: *limit})
+		if errors.Is(err, mmeb.ErrMissing) {
+			missing = append(missing, t.Name) // reported below and FILE_N/A in all_scores.json
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -151,6 +169,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	if len(missing) > 0 {
+		fmt.Fprintf(stderr, "%d selected datasets not found under --data, left out: %s\n", len(missing), strings.Join(missing, ", "))
+	}
+	if len(results) == 0 {
+		return fmt.Errorf("none of the selected datasets was found under %s", *data)
+	}
 	report := renderReport(model, results)
 	fmt.Fprint(stdout, report)
 	if *out != "" {
@@ -170,7 +194,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "wrote %s (per-dataset *_score.json, all_scores.json, table.md, scores.png)\n", *out)
+		if err := writeTablePlot(*out, []string{model}, []map[string]float64{mmeb.MainScores(results)}); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "wrote %s (per-dataset *_score.json, all_scores.json, table.md, scores.png, v2_table.png)\n", *out)
 	}
 	return nil
 }
