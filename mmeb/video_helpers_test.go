@@ -13,10 +13,10 @@ func TestVisRAGImageNameMatchesPython(t *testing.T) {
 	// with base, ext = os.path.splitext(name): 50 characters, not bytes.
 	for in, want := range map[string]string{
 		strings.Repeat("ünïcödé-", 8) + ".png": "ünïcödé-ünïcödé-ünïcödé-ünïcödé-ünïcödé-ünïcödé-ün_9754392c.png",
-		"plain.jpg":                           "plain_59a59157.jpg",
-		".hidden":                             ".hidden_6b96ab44",
-		"a.b/c":                               "a.b/c_d8c60fdd",
-		strings.Repeat("x", 60) + ".jpeg":     strings.Repeat("x", 50) + "_c1c8123c.jpeg",
+		"plain.jpg":                       "plain_59a59157.jpg",
+		".hidden":                         ".hidden_6b96ab44",
+		"a.b/c":                           "a.b/c_d8c60fdd",
+		strings.Repeat("x", 60) + ".jpeg": strings.Repeat("x", 50) + "_c1c8123c.jpeg",
 	} {
 		if got := VisRAGImageName(in); got != want {
 			t.Errorf("VisRAGImageName(%q) = %q, want %q", in, got, want)
