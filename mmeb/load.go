@@ -469,6 +469,10 @@ func buildVisDoc(ctx context.Context, qt, rt, ct *pqTable, corpusFiles []string,
 			ds.Problems = append(ds.Problems, Problem{Table: "corpus", Row: r, Reason: err.Error()})
 			continue
 		}
+		// Page names repeat across datasets (ViDoRe's corpus ids are
+		// 0, 1, …) while each dataset has its own page root: the
+		// dataset's folder makes the identity (and cache key) unique.
+		it.ref = l.s("visdoc:" + task.Dir + "/" + rel)
 		docs[c.str] = Candidate{Name: l.s(c.str), Item: it}
 		corpusOrder = append(corpusOrder, c.str)
 	}

@@ -23,7 +23,7 @@ func loadSynth(t testing.TB, layout, name string) *Dataset {
 	root := filepath.Join(synth, "images")
 	switch layout {
 	case "visdoc":
-		root = filepath.Join(synth, "visdoc-images", name)
+		root = filepath.Join(synth, "visdoc-images", tk.Dir)
 	case "video":
 		root = filepath.Join(synth, "frames")
 	}
