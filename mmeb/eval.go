@@ -49,6 +49,9 @@ type Options struct {
 	// KeepRankings stores each query's top-ranked candidate names in the
 	// result (Result.Rankings), up to this many per query.
 	KeepRankings int
+	// Quirks reproduces the reference's scoring defects on request; the
+	// zero value scores correctly.
+	Quirks Quirks
 }
 
 // Result is the outcome of evaluating one dataset.
@@ -186,12 +189,21 @@ func Evaluate(ctx context.Context, emb Embedder, ds *Dataset, opts Options) (*Re
 				cv[i] = vecs[candIdx[c.Name]]
 			}
 		}
-		order := rank(qv, cv)
+		var order []int
+		if opts.Quirks.NumpyTies {
+			order = numpyArgsortDesc(scores32(qv, cv))
+		} else {
+			order = rank(qv, cv)
+		}
 		pred := make([]string, len(order))
 		for i, o := range order {
 			pred[i] = names[o]
 		}
-		cases = append(cases, Ranked{Prediction: pred, Labels: q.Labels, Rel: q.Rel})
+		labels, rel := q.Labels, q.Rel
+		if opts.Quirks.LabelSetOrder && rel != nil {
+			labels, rel = scrambledGrades(labels, rel, opts.Quirks.PythonHashSeed)
+		}
+		cases = append(cases, Ranked{Prediction: pred, Labels: labels, Rel: rel})
 		if opts.KeepRankings > 0 {
 			rankings = append(rankings, append([]string(nil), pred[:min(len(pred), opts.KeepRankings)]...))
 		}

@@ -96,6 +96,8 @@ func PlotTablePNG(w io.Writer, title string, models []string, tables [][]Aggrega
 			}
 			if a.N > 0 {
 				b.value = a.Rounded()
+			} else {
+				b.note = "no scores" // the table's dash is not in the plot's font
 			}
 			bars = append(bars, b)
 		}

@@ -30,6 +30,31 @@ type Quirks struct {
 	NumpyTies bool
 }
 
+// scrambledGrades pairs grades with labels as the reference's metrics do:
+// labels = list(set(labels)) in CPython's order, then dict(zip(labels,
+// grades)) with the grades still in their original order (zip stops at
+// the shorter list).
+func scrambledGrades(labels []string, grades []float64, seed uint32) ([]string, []float64) {
+	order := pySetOrder(labels, seed)
+	n := min(len(order), len(grades))
+	return order[:n], grades[:n]
+}
+
+// scores32 is each candidate's dot product with q as float32, the type
+// the reference's numpy scores have (summed in float64 here, then
+// rounded, so identical candidates still tie exactly).
+func scores32(q []float32, cands [][]float32) []float32 {
+	out := make([]float32, len(cands))
+	for i, c := range cands {
+		s := 0.0
+		for j := range q {
+			s += float64(q[j]) * float64(c[j])
+		}
+		out[i] = float32(s)
+	}
+	return out
+}
+
 // pyHashKey is the SipHash key CPython derives from PYTHONHASHSEED: zero
 // for 0, else 16 bytes of its linear congruential generator.
 func pyHashKey(seed uint32) (k0, k1 uint64) {

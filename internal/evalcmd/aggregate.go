@@ -22,6 +22,11 @@ func runAggregate(sources []string, out string, stdout, stderr io.Writer) error 
 	if len(sources) == 0 {
 		return errors.New("--aggregate needs one or more result directories or all_scores.json files as arguments")
 	}
+	if out != "" {
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return err
+		}
+	}
 	var names []string
 	var mains []map[string]float64
 	var b strings.Builder

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -40,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cacheDir := fs.String("cache", "", "embedding cache directory (default <out>/cache; \"off\" disables)")
 	modelID := fs.String("model-id", "", "model id for the cache and reports (default: the embedder's)")
 	quiet := fs.Bool("quiet", false, "no progress bars")
+	quirks := fs.Bool("reference-quirks", false, "score as the reference does, defects included: graded relevances paired with labels in CPython's set order (see --python-hash-seed) and numpy's unstable tie order (its scalar sort); default: the correct scoring")
+	hashSeed := fs.Uint("python-hash-seed", 0, "PYTHONHASHSEED the --reference-quirks set order is computed for (0: randomisation off)")
 	aggregate := fs.Bool("aggregate", false, "embed nothing: read existing score files from the directories (or all_scores.json files) given as arguments, one model each, and print the V1/V2 tables")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -121,6 +124,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	opts := mmeb.Options{BatchSize: *batch, Cache: cache, ModelID: model}
+	if *quirks {
+		if *hashSeed > math.MaxUint32 {
+			return fmt.Errorf("--python-hash-seed %d is out of range (0 to %d, as PYTHONHASHSEED)", *hashSeed, uint32(math.MaxUint32))
+		}
+		opts.Quirks = mmeb.Quirks{LabelSetOrder: true, NumpyTies: true, PythonHashSeed: uint32(*hashSeed)}
+	}
 	if !*quiet {
 		opts.Progress = stderr
 	}

@@ -121,3 +121,51 @@ func v2Row(t *testing.T, synth string) string {
 	}
 	return strings.TrimPrefix(strings.TrimSpace(row), "| x ")
 }
+
+// TestAggregate prints the tables from existing results: this command's
+// own output directory and a reference-layout all-scores file, one row
+// each, with the datasets they lack named; the score files alone give the
+// same V2 row as the run that wrote them.
+func TestAggregate(t *testing.T) {
+	s := filepath.Join("..", "..", "mmeb", "testdata", "synthetic")
+	run1 := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err := run([]string{"--data", filepath.Join(s, "MMEB-eval") + "," + filepath.Join(s, "visdoc") + "," + filepath.Join(s, "video"),
+		"--images", filepath.Join(s, "images"), "--pages", filepath.Join(s, "visdoc-images"), "--frames", filepath.Join(s, "frames"),
+		"--embedder", "trivial", "--quiet", "--out", run1}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	ref := filepath.Join("..", "..", "mmeb", "testdata", "allscores", "run_all_scores.json")
+	out := t.TempDir()
+	stdout.Reset()
+	stderr.Reset()
+	if err := run([]string{"--aggregate", "--out", out, run1, ref}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	got := stdout.String()
+	if !strings.Contains(got, v2Row(t, s)) {
+		t.Errorf("aggregate lacks the synthetic run's V2 row %q:\n%s", v2Row(t, s), got)
+	}
+	if !strings.Contains(got, "| modèle ✓ run |") || !strings.Contains(stderr.String(), "modèle ✓ run: no scores for 71 of 78 datasets") {
+		t.Errorf("reference report row or its missing datasets not shown:\n%s\n%s", got, stderr.String())
+	}
+	for _, f := range []string{"table.md", "v2_table.png"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := run([]string{"--aggregate"}, &stdout, &stderr); err == nil {
+		t.Error("--aggregate without sources accepted")
+	}
+	// Selected datasets that are not there are reported, not fatal.
+	stderr.Reset()
+	err = run([]string{"--data", filepath.Join(s, "video"), "--frames", filepath.Join(s, "frames"), "--datasets", "HMDB51,VOC2007",
+		"--embedder", "trivial", "--quiet"}, &stdout, &stderr)
+	if err != nil || !strings.Contains(stderr.String(), "1 selected datasets not found under --data, left out: VOC2007") {
+		t.Errorf("missing dataset: %v\n%s", err, stderr.String())
+	}
+	if err := run([]string{"--data", s}, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "--model") {
+		t.Errorf("no model and no embedder: %v", err)
+	}
+}
