@@ -293,3 +293,34 @@ func FuzzNaturalLess(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVideoParquet feeds arbitrary bytes, seeded with the synthetic
+// benchmark's files, to every video loader as that task's table (frames
+// from the synthetic frame tree): a corrupt or odd file is an error or
+// left-out rows, never a panic or an unscorable query.
+func FuzzVideoParquet(f *testing.F) {
+	video := TasksOf(ModVideo)
+	for i, task := range video {
+		if task.Name == "MVBench" {
+			continue // subset folders; its flat form is covered through the others' columns
+		}
+		b, err := os.ReadFile(filepath.Join(synth, "video", task.Name, "test-00000-of-00001.parquet"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, uint8(i))
+	}
+	frames := filepath.Join(synth, "frames")
+	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
+		task := video[int(which)%len(video)]
+		file := filepath.Join(t.TempDir(), "t.parquet")
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := LoadVideo(context.Background(), file, frames, task, LoadOptions{})
+		if err != nil {
+			return
+		}
+		checkDataset(t, ds)
+	})
+}
