@@ -24,9 +24,9 @@ import (
 func TestMain(m *testing.M) { ptest.MainWithDefault(m, "prism") }
 
 var (
-	tiny      = filepath.Join("..", "..", "encoder", "qwen2vl", "testdata", "tiny-b")
-	imageDir  = filepath.Join("..", "..", "encoder", "qwen2vl", "testdata", "images")
-	spec      = Spec{Checkpoint: tiny, BatchSize: 8, MaxTokens: 256, FailLong: true}
+	tiny     = filepath.Join("..", "..", "encoder", "qwen2vl", "testdata", "tiny-b")
+	imageDir = filepath.Join("..", "..", "encoder", "qwen2vl", "testdata", "images")
+	spec     = Spec{Checkpoint: tiny, BatchSize: 8, MaxTokens: 256, FailLong: true}
 	// Few image sizes and text lengths up to ~60 tokens: the encoder
 	// compiles at most 32 batch shapes (its fixed cache; a corpus with more
 	// distinct shapes fails, see docs/scale-out.md).

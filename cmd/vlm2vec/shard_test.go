@@ -22,7 +22,9 @@ import (
 // SIGKILL): VLM2VEC_EMBED_CHILD holds its arguments, separated by \x1f.
 func TestMain(m *testing.M) {
 	if args := os.Getenv("VLM2VEC_EMBED_CHILD"); args != "" {
-		afterGroupWrite = func() { time.Sleep(150 * time.Millisecond) } // leave time to kill it mid-run
+		if os.Getenv("VLM2VEC_EMBED_CHILD_SLOW") != "" {
+			afterGroupWrite = func() { time.Sleep(150 * time.Millisecond) } // leave time to kill it mid-run
+		}
 		if err := run(context.Background(), strings.Split(args, "\x1f"), os.Stdout, os.Stderr); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -35,7 +37,7 @@ func TestMain(m *testing.M) {
 // shardCorpus writes a corpus of n inputs: texts of many lengths, with and
 // without instructions, images, and two bad inputs (a missing image, an
 // undecodable one).
-func shardCorpus(t *testing.T, dir string, n int) (string, []embedio.Row) {
+func shardCorpus(t testing.TB, dir string, n int) (string, []embedio.Row) {
 	t.Helper()
 	imgs := []string{"photo_120x90.png", "wide_300x40.png", "tall_40x260.png", "tiny_10x7.png"}
 	junk := filepath.Join(dir, "junk.png")
@@ -71,7 +73,7 @@ func shardCorpus(t *testing.T, dir string, n int) (string, []embedio.Row) {
 	return in, rows
 }
 
-func runOK(t *testing.T, args ...string) string {
+func runOK(t testing.TB, args ...string) string {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
@@ -80,7 +82,7 @@ func runOK(t *testing.T, args ...string) string {
 	return stderr.String()
 }
 
-func readOut(t *testing.T, path string) map[string]embedio.Result {
+func readOut(t testing.TB, path string) map[string]embedio.Result {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -227,7 +229,7 @@ func TestShardKilledResumes(t *testing.T) {
 		}
 	}
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "VLM2VEC_EMBED_CHILD="+strings.Join(args, "\x1f"))
+	cmd.Env = append(os.Environ(), "VLM2VEC_EMBED_CHILD="+strings.Join(args, "\x1f"), "VLM2VEC_EMBED_CHILD_SLOW=1")
 	var childErr bytes.Buffer
 	cmd.Stderr = &childErr
 	if err := cmd.Start(); err != nil {
