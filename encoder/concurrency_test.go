@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,5 +116,60 @@ func TestCancelStopsAtTheNextBatch(t *testing.T) {
 	}
 	if latency > 10*pass+time.Second {
 		t.Errorf("returned %v after cancel, one batch takes %v", latency, pass)
+	}
+}
+
+// TestCancelInterruptsARunningPass: a call cancelled in the middle of one
+// long forward pass returns at once (the pass finishes in the background,
+// its result dropped), and the next call waits for that pass and then
+// embeds correctly. Logs the pass time and the measured latency.
+func TestCancelInterruptsARunningPass(t *testing.T) {
+	// 3,001 tokens: about a second per pass on the tiny model, nearly all
+	// of it in the forward pass (tokenizing takes under a millisecond).
+	enc, err := Open(context.Background(), filepath.Join(goldenDir(), "tiny-b"), WithBatchSize(1), WithMaxTokens(4096))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	long := []Input{{Prompt: strings.Repeat("word ", 1000)}}
+	start := time.Now()
+	if _, err := enc.Embed(context.Background(), long); err != nil { // compiles, then one pass
+		t.Fatal(err)
+	}
+	start = time.Now()
+	if _, err := enc.Embed(context.Background(), long); err != nil {
+		t.Fatal(err)
+	}
+	pass := time.Since(start)
+	short := []Input{{Prompt: "a red car"}}
+	want, err := enc.Embed(context.Background(), short)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := enc.Embed(ctx, long)
+		done <- err
+	}()
+	time.Sleep(pass / 4)
+	cancelled := time.Now()
+	cancel()
+	err = <-done
+	latency := time.Since(cancelled)
+	t.Logf("one pass %v; returned %v after cancel", pass, latency)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
+	}
+	if latency > pass/4+20*time.Millisecond {
+		t.Errorf("returned %v after cancel inside a %v pass: not interrupted", latency, pass)
+	}
+	got, err := enc.Embed(context.Background(), short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got[0], want[0]) {
+		t.Error("the call after a cancelled pass got a different embedding")
 	}
 }

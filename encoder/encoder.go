@@ -164,6 +164,10 @@ type Encoder struct {
 	mu          sync.Mutex
 	shapes      map[string]bool
 	fingerprint string
+	// abandoned is closed when the passes cancelled calls left running
+	// (nAbandoned of them) have ended; nil when there are none (see run).
+	abandoned  chan struct{}
+	nAbandoned int
 }
 
 // Open loads a checkpoint directory (config.json, safetensors weights,
@@ -304,7 +308,7 @@ func (e *Encoder) runGuarded(ctx context.Context, rows []family.Row, idx []int, 
 		}
 		return e.runGuarded(ctx, rows[h:], idx[h:], sink)
 	}
-	res, err := e.run(rows, size)
+	res, err := e.run(ctx, rows, size)
 	if err != nil {
 		return err
 	}
