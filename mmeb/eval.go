@@ -224,16 +224,11 @@ func Evaluate(ctx context.Context, emb Embedder, ds *Dataset, opts Options) (*Re
 // rank orders candidates by decreasing score; equal scores keep their
 // order, so the first maximum wins as with numpy's argmax.
 func rank(q []float32, cands [][]float32) []int {
-	scores := make([]float64, len(cands))
-	for i, c := range cands {
-		s := 0.0
-		for j := range q {
-			s += float64(q[j]) * float64(c[j])
-		}
+	scores := dots(q, cands)
+	for i, s := range scores {
 		if math.IsNaN(s) {
-			s = math.Inf(-1)
+			scores[i] = math.Inf(-1)
 		}
-		scores[i] = s
 	}
 	order := make([]int, len(cands))
 	for i := range order {
@@ -241,6 +236,19 @@ func rank(q []float32, cands [][]float32) []int {
 	}
 	sort.SliceStable(order, func(a, b int) bool { return scores[order[a]] > scores[order[b]] })
 	return order
+}
+
+// dots is each candidate's dot product with q, summed in float64.
+func dots(q []float32, cands [][]float32) []float64 {
+	out := make([]float64, len(cands))
+	for i, c := range cands {
+		s := 0.0
+		for j := range q {
+			s += float64(q[j]) * float64(c[j])
+		}
+		out[i] = s
+	}
+	return out
 }
 
 // normalized returns v / ‖v‖ (the norm in float64); a zero vector stays.

@@ -44,12 +44,9 @@ func scrambledGrades(labels []string, grades []float64, seed uint32) ([]string, 
 // the reference's numpy scores have (summed in float64 here, then
 // rounded, so identical candidates still tie exactly).
 func scores32(q []float32, cands [][]float32) []float32 {
-	out := make([]float32, len(cands))
-	for i, c := range cands {
-		s := 0.0
-		for j := range q {
-			s += float64(q[j]) * float64(c[j])
-		}
+	d := dots(q, cands)
+	out := make([]float32, len(d))
+	for i, s := range d {
 		out[i] = float32(s)
 	}
 	return out

@@ -51,6 +51,19 @@ func LoadVideoQA(ctx context.Context, path, frameRoot string, task Task, opts Lo
 	ds := &Dataset{Task: task}
 	query := func(text string) string { return l.s(instruct.ProcessData(p.Query, text, true, false)) }
 	opt := func(name, text string) Candidate { return Candidate{Name: l.s(name), Item: Item{Text: l.s(text)}} }
+	// withOptions finishes a query whose candidates are its options, named
+	// by the option and embedding text(option), options[answer] the label.
+	withOptions := func(q Query, err error, options []string, text func(string) string, answer int) (Query, error) {
+		if err != nil {
+			return q, err
+		}
+		for _, o := range options {
+			q.Candidates = append(q.Candidates, opt(o, text(o)))
+		}
+		q.Labels = []string{options[answer]}
+		return q, nil
+	}
+	same := func(o string) string { return o }
 	var err error
 	switch task.Name {
 	case "MVBench":
@@ -66,14 +79,7 @@ func LoadVideoQA(ctx context.Context, path, frameRoot string, task Task, opts Lo
 					return Query{}, skip("answer %q is not one of the %d options", ans, len(options))
 				}
 				q, err := videoQuery(l, task, t.col("videoID").at(r), "", query(t.col("question").at(r).str+"\n"+strings.Join(options, "\n")))
-				if err != nil {
-					return q, err
-				}
-				for _, o := range options {
-					q.Candidates = append(q.Candidates, opt(o, optionText(o)))
-				}
-				q.Labels = []string{options[idx]}
-				return q, nil
+				return withOptions(q, err, options, optionText, idx)
 			})
 	case "NExTQA":
 		err = loadQA(ctx, path, l, ds, []colSpec{{path: []string{"video"}}, {path: []string{"question"}}, {path: []string{"answer"}},
@@ -89,14 +95,7 @@ func LoadVideoQA(ctx context.Context, path, frameRoot string, task Task, opts Lo
 				}
 				text, _ := qaTemplate(query(t.col("question").at(r).str), options)
 				q, err := videoQuery(l, task, t.col("video").at(r), "", l.s(text))
-				if err != nil {
-					return q, err
-				}
-				for _, o := range options {
-					q.Candidates = append(q.Candidates, opt(o, o))
-				}
-				q.Labels = []string{options[idx]}
-				return q, nil
+				return withOptions(q, err, options, same, idx)
 			})
 	case "EgoSchema":
 		err = loadQA(ctx, path, l, ds, []colSpec{{path: []string{"video_idx"}}, {path: []string{"question"}}, {path: []string{"answer"}},
@@ -108,14 +107,7 @@ func LoadVideoQA(ctx context.Context, path, frameRoot string, task Task, opts Lo
 					return Query{}, skip("answer %q is not an option index", t.col("answer").at(r).str)
 				}
 				q, err := videoQuery(l, task, t.col("video_idx").at(r), "", query(t.col("question").at(r).str+strings.Join(options, " ")))
-				if err != nil {
-					return q, err
-				}
-				for _, o := range options {
-					q.Candidates = append(q.Candidates, opt(o, optionText(o)))
-				}
-				q.Labels = []string{options[idx]}
-				return q, nil
+				return withOptions(q, err, options, optionText, idx)
 			})
 	case "ActivityNetQA":
 		err = loadQA(ctx, path, l, ds, []colSpec{{path: []string{"video_name"}}, {path: []string{"question"}}, {path: []string{"answer"}}},
