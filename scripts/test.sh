@@ -16,6 +16,11 @@ export VLM2VEC_REQUIRE_TOKENIZERS=1  # the golden tests must not skip in CI
 
 go vet ./...
 go test -count=1 ./...
+
+# The Beam transform is a nested module (so the core never pulls Beam in):
+# vet and test it on its own, on the in-process Prism runner.
+(cd beam && go vet ./... && go test -count=1 ./...)
+
 CGO_LDFLAGS="-L$PWD/.cache/lib" go test -count=1 -tags tokenizers_native ./encoder/tokenizer/
 
 # The race detector over the packages with concurrency. checkptr is off for

@@ -276,8 +276,11 @@ func TestEmbedOnPrismMatchesEmbed(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("pipeline on Prism: %v, encoder opened %d times", time.Since(start), opens.Load())
-	if n := opens.Load(); n != 1 {
-		t.Errorf("encoder opened %d times in one worker, want 1", n)
+	// Once, or not at all when an earlier pipeline in this process (go test
+	// -count=N) left the worker's encoder open: Prism's loopback worker
+	// keeps its DoFn instances between jobs.
+	if n := opens.Load(); n > 1 {
+		t.Errorf("encoder opened %d times in one worker, want at most 1", n)
 	}
 	check(t, out, want, bad)
 }

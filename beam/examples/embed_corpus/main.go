@@ -12,7 +12,7 @@
 //
 //	--runner flink    --endpoint localhost:8099 --environment_type DOCKER --environment_config IMAGE
 //	--runner spark    --endpoint localhost:8099 --environment_type DOCKER --environment_config IMAGE
-//	--runner dataflow --project P --region R --staging_location gs://B/staging --worker_harness_container_image IMAGE
+//	--runner dataflow --project P --region R --staging_location gs://B/staging --temp_location gs://B/tmp --sdk_container_image IMAGE
 //
 // On a cluster, --input, --output and --checkpoint must be paths the
 // workers can read and write (gs://, s3://, a shared mount, or a path baked
