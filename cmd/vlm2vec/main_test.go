@@ -220,7 +220,7 @@ func mustDecode(t *testing.T, png []byte) image.Image {
 func TestEvalAndTrainSubcommands(t *testing.T) {
 	s := filepath.Join("..", "..", "mmeb", "testdata", "synthetic")
 	var stdout, stderr bytes.Buffer
-	if err := run(context.Background(), []string{"eval", "--data", filepath.Join(s, "MMEB-eval"), "--images", filepath.Join(s, "images"),
+	if err := run(context.Background(), []string{"eval", "--embedder", "trivial", "--data", filepath.Join(s, "MMEB-eval"), "--images", filepath.Join(s, "images"),
 		"--datasets", "VOC2007", "--quiet"}, &stdout, &stderr); err != nil {
 		t.Fatalf("eval: %v\n%s", err, stderr.String())
 	}
