@@ -108,42 +108,8 @@ func Evaluate(ctx context.Context, emb Embedder, ds *Dataset, opts Options) (*Re
 		ranking = Local
 	}
 
-	// Unique items: queries by item key, candidates by name (first item
-	// seen wins, as the reference embeds one item per cand_name).
-	var items []Item
-	itemIdx := map[string]int{}
-	add := func(it Item) int {
-		k := it.Key()
-		if i, ok := itemIdx[k]; ok {
-			return i
-		}
-		itemIdx[k] = len(items)
-		items = append(items, it)
-		return len(items) - 1
-	}
-	qIdx := make([]int, len(ds.Queries))
-	for i, q := range ds.Queries {
-		qIdx[i] = add(q.Item)
-	}
-	candIdx := map[string]int{}
-	var pool []string // global pool order
-	addCand := func(c Candidate) {
-		if _, ok := candIdx[c.Name]; ok {
-			return
-		}
-		candIdx[c.Name] = add(c.Item)
-		pool = append(pool, c.Name)
-	}
-	for _, q := range ds.Queries {
-		for _, c := range q.Candidates {
-			addCand(c)
-		}
-	}
-	if ranking == Global {
-		for _, c := range ds.Corpus {
-			addCand(c)
-		}
-	}
+	u := uniqueItems(ds, ranking)
+	items, qIdx, candIdx, pool := u.items, u.query, u.cand, u.pool
 
 	vecs, embedded, cached, err := embedAll(ctx, emb, items, model, ds.Task.Name, opts)
 	if err != nil {
@@ -219,6 +185,53 @@ func Evaluate(ctx context.Context, emb Embedder, ds *Dataset, opts Options) (*Re
 		Duration: time.Since(start),
 		Rankings: rankings,
 	}, nil
+}
+
+// unique is what a dataset needs embedded: every distinct item once, the
+// item index of each query and candidate name, and the global pool order.
+type unique struct {
+	items []Item
+	query []int
+	cand  map[string]int
+	pool  []string
+}
+
+// uniqueItems collects a dataset's items: queries by item key, candidates
+// by name (the first item seen wins, as the reference embeds one item per
+// cand_name), the corpus only when ranking globally.
+func uniqueItems(ds *Dataset, ranking Ranking) unique {
+	u := unique{query: make([]int, len(ds.Queries)), cand: map[string]int{}}
+	itemIdx := map[string]int{}
+	add := func(it Item) int {
+		k := it.Key()
+		if i, ok := itemIdx[k]; ok {
+			return i
+		}
+		itemIdx[k] = len(u.items)
+		u.items = append(u.items, it)
+		return len(u.items) - 1
+	}
+	for i, q := range ds.Queries {
+		u.query[i] = add(q.Item)
+	}
+	addCand := func(c Candidate) {
+		if _, ok := u.cand[c.Name]; ok {
+			return
+		}
+		u.cand[c.Name] = add(c.Item)
+		u.pool = append(u.pool, c.Name)
+	}
+	for _, q := range ds.Queries {
+		for _, c := range q.Candidates {
+			addCand(c)
+		}
+	}
+	if ranking == Global {
+		for _, c := range ds.Corpus {
+			addCand(c)
+		}
+	}
+	return u
 }
 
 // rank orders candidates by decreasing score; equal scores keep their

@@ -33,7 +33,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	datasets := fs.String("datasets", "", "comma-separated datasets, meta-tasks (CLS, VQA, RET, VG, V-CLS, VDRv1, …) or modalities (image, video, visdoc); default: every dataset found under --data")
 	limit := fs.Int("limit", 0, "evaluate only the first N rows (queries) of each dataset; 0 = all")
 	out := fs.String("out", "", "output directory for <dataset>_score.json, all_scores.json, table.md, scores.png and the embedding cache")
-	embedder := fs.String("embedder", "", `"encoder" (a checkpoint, see --model; the default when --model is given) or "trivial" (a model-free colour/word matcher for pipeline tests, not a model)`)
+	embedder := fs.String("embedder", "", `"encoder" (a checkpoint, see --model; the default when --model is given), "trivial" (a model-free colour/word matcher for pipeline tests, not a model) or "imported" (only --import-embeddings' vectors; the default with it and no --model)`)
 	modelDir := fs.String("model", "", "checkpoint directory for --embedder encoder")
 	adapterDir := fs.String("adapter", "", "PEFT adapter directory for --embedder encoder")
 	backend := fs.String("backend", "", "GoMLX backend for --embedder encoder (default: GOMLX_BACKEND or the pure-Go one)")
@@ -43,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	quiet := fs.Bool("quiet", false, "no progress bars")
 	quirks := fs.Bool("reference-quirks", false, "score as the reference does, defects included: graded relevances paired with labels in CPython's set order (see --python-hash-seed) and numpy's unstable tie order (its scalar sort); default: the correct scoring")
 	hashSeed := fs.Uint("python-hash-seed", 0, "PYTHONHASHSEED the --reference-quirks set order is computed for (0: randomisation off)")
+	exportItems := fs.String("export-items", "", "embed nothing: write every item the selected datasets need as a JSONL of inputs (ids from mmeb.ItemID) for `vlm2vec embed` (or its --shard runs, or the Beam transform), then stop")
+	importEmb := fs.String("import-embeddings", "", "a JSONL of embeddings (`vlm2vec embed` output for --export-items' file) to put into the cache under --model-id before evaluating; items it lacks are embedded by --model/--embedder if given, else they are an error")
 	aggregate := fs.Bool("aggregate", false, "embed nothing: read existing score files from the directories (or all_scores.json files) given as arguments, one model each, and print the V1/V2 tables")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -56,6 +58,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *data == "" {
 		fs.Usage()
 		return errors.New("--data is required")
+	}
+	if *embedder == "" && *modelDir == "" && *importEmb == "" && *exportItems == "" {
+		return errors.New("give --model DIR to evaluate a checkpoint (or --embedder trivial for a model-free pipeline test)")
 	}
 	dataDirs := strings.Split(*data, ",")
 	if *images == "" {
@@ -71,36 +76,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	if *embedder == "" {
-		if *modelDir == "" {
-			return errors.New("give --model DIR to evaluate a checkpoint (or --embedder trivial for a model-free pipeline test)")
-		}
-		*embedder = "encoder"
-	}
-	var emb mmeb.Embedder
-	switch *embedder {
-	case "trivial":
-		emb = &mmeb.ColorWordEmbedder{}
-	case "encoder":
-		if *modelDir == "" {
-			return errors.New("--embedder encoder needs --model")
-		}
-		enc, e, err := openEncoder(ctx, *modelDir, *adapterDir, *backend, *batch)
-		if err != nil {
-			return err
-		}
-		defer enc.Close()
-		emb = e
-	default:
-		return fmt.Errorf("unknown embedder %q (want encoder or trivial)", *embedder)
-	}
-	model := *modelID
-	if model == "" {
-		if m, ok := emb.(mmeb.ModelIdentifier); ok {
-			model = m.ModelID()
-		}
-	}
-
 	tasks, err := selectTasks(dataDirs, *datasets)
 	if err != nil {
 		return err
@@ -108,33 +83,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if len(tasks) == 0 {
 		return fmt.Errorf("no MMEB dataset found under %s", *data)
 	}
-
-	var cache *mmeb.Cache
-	if *cacheDir != "off" && (*cacheDir != "" || *out != "") {
-		dir := *cacheDir
-		if dir == "" {
-			dir = filepath.Join(*out, "cache")
-		}
-		if cache, err = mmeb.OpenCache(dir); err != nil {
-			return err
-		}
-		defer cache.Close()
-		for _, b := range cache.BadSegments() {
-			fmt.Fprintln(stderr, "cache: skipped damaged segment", b)
-		}
-	}
-	opts := mmeb.Options{BatchSize: *batch, Cache: cache, ModelID: model}
-	if *quirks {
-		if *hashSeed > math.MaxUint32 {
-			return fmt.Errorf("--python-hash-seed %d is out of range (0 to %d, as PYTHONHASHSEED)", *hashSeed, uint32(math.MaxUint32))
-		}
-		opts.Quirks = mmeb.Quirks{LabelSetOrder: true, NumpyTies: true, PythonHashSeed: uint32(*hashSeed)}
-	}
-	if !*quiet {
-		opts.Progress = stderr
-	}
-
-	var results []*mmeb.Result
+	var loaded []*mmeb.Dataset
 	var missing []string
 	for _, t := range tasks {
 		root := *images
@@ -163,6 +112,113 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 			fmt.Fprintln(stderr)
 		}
+		loaded = append(loaded, ds)
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(stderr, "%d selected datasets not found under --data, left out: %s\n", len(missing), strings.Join(missing, ", "))
+	}
+	if len(loaded) == 0 {
+		return fmt.Errorf("none of the selected datasets was found under %s", *data)
+	}
+	if *exportItems != "" {
+		var n int
+		err := atomicfile.Write(*exportItems, 0o644, func(f *os.File) error {
+			var err error
+			n, err = mmeb.ExportItems(f, loaded)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "wrote %d items of %d datasets to %s\n", n, len(loaded), *exportItems)
+		return nil
+	}
+
+	if *embedder == "" {
+		switch {
+		case *modelDir != "":
+			*embedder = "encoder"
+		case *importEmb != "":
+			*embedder = "imported"
+		default:
+			return errors.New("give --model DIR to evaluate a checkpoint (or --embedder trivial for a model-free pipeline test)")
+		}
+	}
+	var emb mmeb.Embedder
+	switch *embedder {
+	case "imported":
+		emb = mmeb.EmbedderFunc(func(_ context.Context, items []mmeb.Item) ([][]float32, error) {
+			return nil, fmt.Errorf("%d items are not in the imported embeddings (%s) and no --model is given to embed them", len(items), *importEmb)
+		})
+	case "trivial":
+		emb = &mmeb.ColorWordEmbedder{}
+	case "encoder":
+		if *modelDir == "" {
+			return errors.New("--embedder encoder needs --model")
+		}
+		enc, e, err := openEncoder(ctx, *modelDir, *adapterDir, *backend, *batch)
+		if err != nil {
+			return err
+		}
+		defer enc.Close()
+		emb = e
+	default:
+		return fmt.Errorf("unknown embedder %q (want encoder or trivial)", *embedder)
+	}
+	model := *modelID
+	if model == "" {
+		if m, ok := emb.(mmeb.ModelIdentifier); ok {
+			model = m.ModelID()
+		}
+	}
+
+	if *importEmb != "" && model == "" {
+		return errors.New("--import-embeddings needs --model-id (or --model): the id the embeddings are cached under")
+	}
+
+	var cache *mmeb.Cache
+	if *cacheDir != "off" && (*cacheDir != "" || *out != "") {
+		dir := *cacheDir
+		if dir == "" {
+			dir = filepath.Join(*out, "cache")
+		}
+		if cache, err = mmeb.OpenCache(dir); err != nil {
+			return err
+		}
+		defer cache.Close()
+		for _, b := range cache.BadSegments() {
+			fmt.Fprintln(stderr, "cache: skipped damaged segment", b)
+		}
+	}
+	if *importEmb != "" {
+		if cache == nil {
+			return errors.New("--import-embeddings needs a cache (--out or --cache)")
+		}
+		f, err := os.Open(*importEmb)
+		if err != nil {
+			return err
+		}
+		rep, err := mmeb.ImportEmbeddings(f, cache, model, loaded)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "imported %d embeddings (%d lines with errors, %d of other items, %d items not in the file)\n",
+			rep.Imported, rep.Failed, rep.Unknown, rep.Missing)
+	}
+	opts := mmeb.Options{BatchSize: *batch, Cache: cache, ModelID: model}
+	if *quirks {
+		if *hashSeed > math.MaxUint32 {
+			return fmt.Errorf("--python-hash-seed %d is out of range (0 to %d, as PYTHONHASHSEED)", *hashSeed, uint32(math.MaxUint32))
+		}
+		opts.Quirks = mmeb.Quirks{LabelSetOrder: true, NumpyTies: true, PythonHashSeed: uint32(*hashSeed)}
+	}
+	if !*quiet {
+		opts.Progress = stderr
+	}
+
+	var results []*mmeb.Result
+	for _, ds := range loaded {
 		res, err := mmeb.Evaluate(ctx, emb, ds, opts)
 		if err != nil {
 			return err
@@ -178,12 +234,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	if len(missing) > 0 {
-		fmt.Fprintf(stderr, "%d selected datasets not found under --data, left out: %s\n", len(missing), strings.Join(missing, ", "))
-	}
-	if len(results) == 0 {
-		return fmt.Errorf("none of the selected datasets was found under %s", *data)
-	}
 	report := renderReport(model, results)
 	fmt.Fprint(stdout, report)
 	if *out != "" {

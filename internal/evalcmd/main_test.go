@@ -2,6 +2,7 @@ package evalcmd
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/org/vlm2vec/embedio"
+	"github.com/org/vlm2vec/encoder"
 	"github.com/org/vlm2vec/mmeb"
 )
 
@@ -167,5 +170,78 @@ func TestAggregate(t *testing.T) {
 	}
 	if err := run([]string{"--data", s}, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "--model") {
 		t.Errorf("no model and no embedder: %v", err)
+	}
+}
+
+// TestExportImportEmbeddings: the items of an evaluation go out as embed
+// inputs (parsed strictly as the embed command parses them), are embedded
+// elsewhere (here: embedio.EmbedGroup, the embed command's and the Beam
+// transform's path, on the tiny checkpoint) and come back through
+// --import-embeddings; the evaluation then needs no model and scores as
+// the in-process evaluation with the same checkpoint does.
+func TestExportImportEmbeddings(t *testing.T) {
+	model := filepath.Join("..", "..", "encoder", "qwen2vl", "testdata", "tiny-a")
+	s := filepath.Join("..", "..", "mmeb", "testdata", "synthetic")
+	common := []string{"--data", filepath.Join(s, "MMEB-eval") + "," + filepath.Join(s, "visdoc") + "," + filepath.Join(s, "video"),
+		"--images", filepath.Join(s, "images"), "--pages", filepath.Join(s, "visdoc-images"), "--frames", filepath.Join(s, "frames"),
+		"--datasets", "VOC2007,MSCOCO_t2i,ViDoRe_arxivqa,HMDB51,MSR-VTT,MomentSeeker", "--limit", "3", "--quiet"}
+	dir := t.TempDir()
+	items := filepath.Join(dir, "items.jsonl")
+	var stdout, stderr bytes.Buffer
+	if err := run(append(common, "--export-items", items), &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	rows, err := embedio.ReadFile(items)
+	if err != nil {
+		t.Fatalf("exported items do not parse as embed inputs: %v", err)
+	}
+	enc, err := encoder.Open(context.Background(), model, encoder.WithBatchSize(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	results, err := embedio.EmbedGroup(context.Background(), enc, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	for _, r := range results {
+		if r.Error != "" {
+			t.Fatalf("item %s: %s", r.ID, r.Error)
+		}
+		line, _ := json.Marshal(r)
+		out.Write(append(line, '\n'))
+	}
+	embeddings := filepath.Join(dir, "embeddings.jsonl")
+	if err := os.WriteFile(embeddings, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	imported := filepath.Join(dir, "imported")
+	stderr.Reset()
+	if err := run(append(common, "--import-embeddings", embeddings, "--model-id", "tiny-elsewhere", "--out", imported), &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), fmt.Sprintf("imported %d embeddings (0 lines with errors, 0 of other items, 0 items not in the file)", len(rows))) {
+		t.Errorf("import report: %s", stderr.String())
+	}
+	local := filepath.Join(dir, "local")
+	if err := run(append(common, "--model", model, "--backend", "go", "--batch", "8", "--out", local), &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	for _, name := range []string{"VOC2007", "MSCOCO_t2i", "ViDoRe_arxivqa", "HMDB51", "MSR-VTT", "MomentSeeker"} {
+		a, errA := os.ReadFile(filepath.Join(imported, name+"_score.json"))
+		b, errB := os.ReadFile(filepath.Join(local, name+"_score.json"))
+		if errA != nil || errB != nil {
+			t.Fatalf("%s: %v %v", name, errA, errB)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s: scores from imported embeddings differ from the in-process run:\n%s\n%s", name, a, b)
+		}
+	}
+	// Without the file's vectors and without a model, a missing item is an error.
+	if err := run(append(common, "--datasets", "OK-VQA", "--import-embeddings", embeddings, "--model-id", "tiny-elsewhere", "--out", imported), &stdout, &stderr); err == nil ||
+		!strings.Contains(err.Error(), "not in the imported embeddings") {
+		t.Errorf("items missing from the imported embeddings: %v", err)
 	}
 }
