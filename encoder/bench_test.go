@@ -224,7 +224,7 @@ func batchValid(b *testing.B, batch family.Batch) [][]bool {
 func BenchmarkEmbedStream(b *testing.B) {
 	ctx := context.Background()
 	dir := requireCheckpoint(b, "small")
-	stream := streamInputs(b)
+	stream := streamInputs(b, false)
 	for i := 0; i < b.N; i++ {
 		enc, err := encoder.Open(ctx, dir, encoder.WithBatchSize(8))
 		if err != nil {
@@ -250,12 +250,30 @@ func BenchmarkEmbedStream(b *testing.B) {
 
 // streamInputs varies the text length and the image size over the
 // benchmark's inputs and the test images of encoder/qwen2vl/testdata.
-func streamInputs(b *testing.B) []encoder.Input {
+// With portable, images with a side under 28 pixels are left out:
+// transformers' Qwen2-VL processor refuses them (VLM2Vec's vendored one and
+// this encoder square them up), so the PyTorch side could not run them.
+func streamInputs(b *testing.B, portable bool) []encoder.Input {
 	b.Helper()
 	texts := benchInputs(b, "text")
-	pics, err := filepath.Glob(filepath.Join("qwen2vl", "testdata", "images", "*.png"))
-	if err != nil || len(pics) < 5 {
-		b.Fatalf("test images: %v (%d found)", err, len(pics))
+	all, err := filepath.Glob(filepath.Join("qwen2vl", "testdata", "images", "*.png"))
+	if err != nil || len(all) < 5 {
+		b.Fatalf("test images: %v (%d found)", err, len(all))
+	}
+	var pics []string
+	for _, p := range all {
+		f, err := os.Open(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg, _, err := image.DecodeConfig(f)
+		f.Close()
+		if err != nil {
+			b.Fatalf("%s: %v", p, err)
+		}
+		if !portable || min(cfg.Width, cfg.Height) >= 28 {
+			pics = append(pics, p)
+		}
 	}
 	var out []encoder.Input
 	for i := 0; i < 64; i++ {
@@ -271,4 +289,103 @@ func streamInputs(b *testing.B) []encoder.Input {
 		out = append(out, in)
 	}
 	return out
+}
+
+// BenchmarkEmbedStreams embeds the 64-input mixed stream of
+// BenchmarkEmbedStream (texts of 1x to 8x a caption, a third text only,
+// the rest with images of nine sizes, none with a side under 28 pixels,
+// which transformers refuses) the ways a caller hands it over, on
+// warm programs (every shape compiled before timing):
+//
+//   - all: one Embed call with the whole stream (sorted by length inside,
+//     batches of 8);
+//   - by8: calls of 8 inputs in stream order (each call pads to its own
+//     longest input);
+//   - single: 64 calls of one input (each runs as a batch of one).
+//
+// long: one text of 800 words alone (its token count is logged), reporting the rise of the peak
+// resident set (peak-rss-MB). scripts/bench/bench_torch.py stream runs the
+// same inputs through transformers; VLM2VEC_BENCH_STREAM_OUT=FILE writes
+// them as JSON for it.
+func BenchmarkEmbedStreams(b *testing.B) {
+	ctx := context.Background()
+	dir := requireCheckpoint(b, "small")
+	stream := streamInputs(b, true)
+	if out := os.Getenv("VLM2VEC_BENCH_STREAM_OUT"); out != "" {
+		writeStream(b, out, stream)
+	}
+	enc, err := encoder.Open(ctx, dir, encoder.WithBatchSize(8))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer enc.Close()
+	calls := map[string][][]encoder.Input{"all": {stream}}
+	for i := 0; i < len(stream); i += 8 {
+		calls["by8"] = append(calls["by8"], stream[i:i+8])
+	}
+	for i := range stream {
+		calls["single"] = append(calls["single"], stream[i:i+1])
+	}
+	for _, mode := range []string{"all", "by8", "single"} {
+		b.Run(mode, func(b *testing.B) {
+			for _, c := range calls[mode] { // compile every shape first
+				if _, err := enc.Embed(ctx, c); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for _, c := range calls[mode] {
+					if _, err := enc.Embed(ctx, c); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(len(stream)*b.N)/b.Elapsed().Seconds(), "items/s")
+		})
+	}
+	b.Run("long", func(b *testing.B) {
+		long := []encoder.Input{{Prompt: strings.Repeat("word ", 800)}}
+		if toks, err := enc.Tokenizer().Encode(strings.Repeat("word ", 800), true); err == nil {
+			b.Logf("long input: %d tokens", len(toks))
+		}
+		var peak float64
+		for i := 0; i < b.N; i++ {
+			base := testutil.ResetPeakRSS()
+			if _, err := enc.Embed(ctx, long); err != nil {
+				b.Fatal(err)
+			}
+			peak = max(peak, float64(testutil.ProcStatusKB("VmHWM")-base)/1024)
+		}
+		b.ReportMetric(peak, "peak-rss-MB")
+	})
+}
+
+// writeStream writes the stream's inputs (instruction, text, image path
+// relative to the encoder package) as a JSON list.
+func writeStream(b *testing.B, path string, stream []encoder.Input) {
+	type row struct {
+		Instruction string `json:"instruction"`
+		Text        string `json:"text"`
+		Image       string `json:"image,omitempty"`
+	}
+	rows := make([]row, len(stream))
+	for i, in := range stream {
+		img := ""
+		if in.ImagePath != "" {
+			abs, err := filepath.Abs(in.ImagePath)
+			if err != nil {
+				b.Fatal(err)
+			}
+			img = abs
+		}
+		rows[i] = row{in.Instruction, in.Text, img}
+	}
+	data, err := json.MarshalIndent(rows, "", " ")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
 }

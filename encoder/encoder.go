@@ -326,6 +326,20 @@ func (e *Encoder) runGuarded(ctx context.Context, rows []family.Row, idx []int, 
 	return nil
 }
 
+// visualBucket is a row's vision block length rounded up to a power of
+// two (0 without visuals, or for families without block attention).
+func visualBucket(r family.Row) int {
+	vr, ok := r.(family.VisualRow)
+	if !ok || vr.VisualLen() == 0 {
+		return 0
+	}
+	b := 16
+	for b < vr.VisualLen() {
+		b *= 2
+	}
+	return b
+}
+
 // ErrNotFinite reports an embedding with NaN or Inf values, or all zero:
 // activations overflowed (weights that are finite but huge; NaN and Inf
 // weights are refused at load).
@@ -459,9 +473,26 @@ func (e *Encoder) embed(ctx context.Context, inputs []Input, sink func(i int, v 
 		for k := range order {
 			order[k] = k
 		}
-		sort.SliceStable(order, func(a, b int) bool { return rows[order[a]].Len() < rows[order[b]].Len() })
-		for b := 0; b < len(order); b += bs {
-			part := order[b:min(b+bs, len(order))]
+		// Batch like with like: rows by the size of their vision attention
+		// blocks (text-only first, then images by block length in powers
+		// of two, the vision tower's padding unit), then by token count.
+		sort.SliceStable(order, func(a, b int) bool {
+			va, vb := visualBucket(rows[order[a]]), visualBucket(rows[order[b]])
+			if va != vb {
+				return va < vb
+			}
+			return rows[order[a]].Len() < rows[order[b]].Len()
+		})
+		for b := 0; b < len(order); {
+			// A batch ends at the batch size or where the vision block
+			// size changes: padding every block of a batch to a larger
+			// image's costs more than the extra pass.
+			end := b + 1
+			for end < len(order) && end-b < bs && visualBucket(rows[order[end]]) == visualBucket(rows[order[b]]) {
+				end++
+			}
+			part := order[b:end]
+			b = end
 			br, bi := make([]family.Row, len(part)), make([]int, len(part))
 			for k, o := range part {
 				br[k], bi[k] = rows[o], idx[o]

@@ -36,7 +36,6 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -98,30 +97,12 @@ func heapBytes() (objects, live uint64) {
 	return s[0].Value.Uint64(), s[1].Value.Uint64()
 }
 
-// procStatusKB reads a "VmXXX:  123 kB" line of /proc/self/status.
-func procStatusKB(field string) uint64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, field+":") {
-			f := strings.Fields(line[len(field)+1:])
-			if len(f) > 0 {
-				v, _ := strconv.ParseUint(f[0], 10, 64)
-				return v
-			}
-		}
-	}
-	return 0
-}
-
 func startProbe() *memProbe {
 	runtime.GC()
 	debug.FreeOSMemory()
 	// "5" resets VmHWM to the current RSS (Linux >= 4.0).
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-	p := &memProbe{baseRSS: procStatusKB("VmRSS"), stop: make(chan struct{})}
+	p := &memProbe{baseRSS: testutil.ProcStatusKB("VmRSS"), stop: make(chan struct{})}
 	p.baseHeap, p.baseLive = heapBytes()
 	p.peakHeap, p.peakLive = p.baseHeap, p.baseLive
 	p.wg.Add(1)
@@ -151,7 +132,7 @@ func (p *memProbe) finish() (rssMiB, heapMiB, liveMiB float64) {
 	close(p.stop)
 	p.wg.Wait()
 	p.sample()
-	hwm := procStatusKB("VmHWM")
+	hwm := testutil.ProcStatusKB("VmHWM")
 	const mib = 1 << 20
 	return float64(hwm-min(hwm, p.baseRSS)) / 1024, float64(p.peakHeap-p.baseHeap) / mib, float64(p.peakLive-p.baseLive) / mib
 }

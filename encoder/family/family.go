@@ -201,6 +201,15 @@ type Row interface {
 	Len() int
 }
 
+// VisualRow is a Row whose images or video frames run in the vision
+// tower's attention blocks (the Qwen families): VisualLen is its longest
+// block in patches, 0 for a row without visuals. A batch's blocks all pad
+// to its longest, so the encoder batches rows of like VisualLen together.
+type VisualRow interface {
+	Row
+	VisualLen() int
+}
+
 // Batch is the model inputs of one forward pass.
 type Batch interface {
 	// Inputs are the tensors EmbedGraph's input nodes take, in order.

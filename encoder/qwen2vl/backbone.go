@@ -205,6 +205,16 @@ type row struct {
 
 func (r *row) Len() int { return len(r.ids) }
 
+// VisualLen implements family.VisualRow: an attention block is one image,
+// or one temporal group of a video's frames.
+func (r *row) VisualLen() int {
+	n := 0
+	for _, v := range r.visuals {
+		n = max(n, v.grid.H*v.grid.W)
+	}
+	return n
+}
+
 // Prepare implements family.Model.
 func (b *Backbone) Prepare(prompt string, visuals []family.Visual) (family.Row, error) {
 	if strings.TrimSpace(prompt) == "" && len(visuals) == 0 {

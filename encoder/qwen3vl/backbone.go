@@ -198,6 +198,16 @@ type row struct {
 
 func (r *row) Len() int { return len(r.ids) }
 
+// VisualLen implements family.VisualRow: an attention block is one image
+// or one frame pair of a video.
+func (r *row) VisualLen() int {
+	n := 0
+	for _, it := range r.items {
+		n = max(n, it.h*it.w)
+	}
+	return n
+}
+
 // Prepare implements family.Model: visuals are processed, each video's
 // placeholder is expanded to its frame pairs with their timestamps
 // ("<0.2 seconds>"), and each image and frame-pair token to its merged

@@ -6,6 +6,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -61,4 +65,34 @@ func BenchDir() string {
 		return d
 	}
 	return filepath.Join("..", ".cache", "bench")
+}
+
+// ProcStatusKB reads a "VmXXX:  123 kB" line of /proc/self/status (0 where
+// there is none, e.g. off Linux). Benchmarks read peak memory from VmHWM
+// after resetting it with ResetPeakRSS.
+func ProcStatusKB(field string) uint64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, field+":") {
+			f := strings.Fields(line[len(field)+1:])
+			if len(f) > 0 {
+				v, _ := strconv.ParseUint(f[0], 10, 64)
+				return v
+			}
+		}
+	}
+	return 0
+}
+
+// ResetPeakRSS collects garbage, returns freed memory to the OS and resets
+// VmHWM to the current resident set (Linux >= 4.0); it returns that
+// resident set in kB, the base a later VmHWM is compared with.
+func ResetPeakRSS() uint64 {
+	runtime.GC()
+	debug.FreeOSMemory()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	return ProcStatusKB("VmRSS")
 }

@@ -9,6 +9,7 @@ alternately with the Go benchmarks and writes docs/BENCHMARKS.md.
   bench_torch.py info
   bench_torch.py embed --ckpt DIR --kind text|image [--dtype f32|bf16] [--iters N] [--rows N]
   bench_torch.py step  --ckpt DIR --batch N --mode gradcache|fullbatch [--chunk 8] [--iters N]
+  bench_torch.py stream --ckpt DIR --stream FILE --mode all|by8|single|long [--iters N]
 
 embed: 8 inputs in one batch per iteration, end to end from decoded images:
 V1 prompt, Qwen2VLImageProcessor (the PIL one, use_fast=False) per row as
@@ -350,6 +351,54 @@ def cmd_embed(args):
     )
 
 
+def cmd_stream(args):
+    """The 64-input mixed stream of BenchmarkEmbedStreams (written by it with
+    VLM2VEC_BENCH_STREAM_OUT) handed over as all / by8 / single: all sorts the
+    stream by text length and embeds batches of 8 (what
+    sentence-transformers' encode does), by8 embeds batches of 8 in stream
+    order, single one input per call; long embeds one 800-word text and
+    reports the rise of the peak resident set."""
+    e = embedder_for(args.ckpt, torch.float32)
+    with open(args.stream) as f:
+        spec = json.load(f)
+    rows = []
+    for r in spec:
+        img = None
+        if r.get("image"):
+            img = Image.open(r["image"]).convert("RGB")
+            img.load()
+        rows.append((r["instruction"], r.get("text", ""), img))
+    if args.mode == "long":
+        row = [("", " ".join(["word"] * 800), None)]
+        with torch.inference_mode():
+            e.forward(e.prepare(row))  # warm-up
+            base = reset_peak()
+            e.forward(e.prepare(row))
+            peak = (status_kb("VmHWM") - base) / 1024
+        print(json.dumps({"mode": "long", "peak_rss_mb": peak}))
+        return
+    if args.mode == "all":
+        # sentence-transformers sorts by text length (characters), not tokens.
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]) + len(rows[i][1]))
+        calls = [[rows[i] for i in order[k:k + 8]] for k in range(0, len(rows), 8)]
+    elif args.mode == "by8":
+        calls = [rows[k:k + 8] for k in range(0, len(rows), 8)]
+    else:
+        calls = [[r] for r in rows]
+    times = []
+    with torch.inference_mode():
+        for c in calls:  # warm-up
+            e.forward(e.prepare(c))
+        for _ in range(args.iters):
+            t0 = time.perf_counter()
+            for c in calls:
+                e.forward(e.prepare(c))
+            times.append(time.perf_counter() - t0)
+    best = min(times)
+    print(json.dumps({"mode": args.mode, "iters": args.iters, "s_per_stream_min": best,
+                      "s_per_stream_mean": statistics.mean(times), "items_per_s": len(rows) / best}))
+
+
 def status_kb(field):
     with open("/proc/self/status") as f:
         for line in f:
@@ -506,8 +555,13 @@ def main():
     p.add_argument("--mode", choices=["gradcache", "fullbatch"], required=True)
     p.add_argument("--iters", type=int, default=3)
     p.add_argument("--images", default=default_images)
+    p = sub.add_parser("stream")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--stream", required=True, help="the JSON list BenchmarkEmbedStreams writes (VLM2VEC_BENCH_STREAM_OUT)")
+    p.add_argument("--mode", choices=["all", "by8", "single", "long"], required=True)
+    p.add_argument("--iters", type=int, default=3)
     args = ap.parse_args()
-    {"info": cmd_info, "embed": cmd_embed, "step": cmd_step}[args.cmd](args)
+    {"info": cmd_info, "embed": cmd_embed, "step": cmd_step, "stream": cmd_stream}[args.cmd](args)
 
 
 if __name__ == "__main__":

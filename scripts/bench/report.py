@@ -425,6 +425,7 @@ def main():
     w("`scripts/gpu/report.py` writes the tables.")
     w("")
     lines.extend(family_summary(FAMILY_MD))
+    lines.extend(streams_section(_results))
     w("## How to reproduce")
     w("")
     w("```sh")
@@ -569,6 +570,40 @@ MEMORY_NOTES = [
     "its working set directly. Without GradCache memory grows with the batch on both sides. At real model",
     "sizes a chunk's activations (GBs) dwarf the inputs and the collector's headroom.",
 ]
+
+
+def streams_section(results):
+    """The '## Streams' section from scripts/bench/streams.sh's files: each
+    hand-over mode's fastest round on both sides, and a long input's peak
+    memory. Empty when the run has no stream results."""
+    go_rounds = [go_benches(results.read(n) or "") for n in results.rounds("streams.go.txt")]
+    go_rounds = [g for g in go_rounds if g]
+    if not go_rounds:
+        return []
+    def go_best(mode, unit, pick=max):
+        vals = [g[f"BenchmarkEmbedStreams/{mode}"][unit] for g in go_rounds if f"BenchmarkEmbedStreams/{mode}" in g]
+        return pick(vals) if vals else None
+    def torch_all(mode):
+        return [j for j in (results.read_json_one(n) for n in results.rounds(f"streams.torch.{mode}.json")) if j]
+    out = ["## Streams of mixed inputs", "",
+           "The 64 inputs of `BenchmarkEmbedStreams` (texts of 1x to 8x a caption, a third text only, the rest",
+           "with images of nine sizes) on the small checkpoint, handed over as one call (*all*: sorted inside; the",
+           "PyTorch side sorts by text length and embeds batches of 8, as sentence-transformers does), as calls of",
+           "8 in stream order (*by8*), and one input per call (*single*); warm, each side's fastest of the",
+           "rounds (`scripts/bench/streams.sh`). Items/s, and the ratio ours / PyTorch (above 1 ours is faster).", "",
+           "| hand-over | Go backend items/s | PyTorch items/s | Go / PyTorch |", "|---|---:|---:|---:|"]
+    for mode in ("all", "by8", "single"):
+        g = go_best(mode, "items/s")
+        t = max((j["items_per_s"] for j in torch_all(mode)), default=None)
+        if g is None or t is None:
+            continue
+        out.append(f"| {mode} | {g:.1f} | {t:.1f} | {g / t:.2f} |")
+    g = go_best("long", "peak-rss-MB", min)
+    t = min((j["peak_rss_mb"] for j in torch_all("long")), default=None)
+    if g is not None and t is not None:
+        out += ["", f"Peak memory of one long text (800 words, 2,401 tokens): the rise of the peak resident set during",
+                f"the call is {g:.0f} MB on the Go backend and {t:.0f} MB in PyTorch (lowest of the rounds)."]
+    return out + [""]
 
 
 def family_summary(path):

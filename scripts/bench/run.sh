@@ -235,6 +235,12 @@ if want stream; then
   run stream bash -c "cd encoder && $XLA_ENV '$RES/encoder.test' -test.run '^\$' -test.bench '^BenchmarkEmbedStream\$' -test.benchtime 1x > '$RES/stream.xla.txt' 2>&1"
 fi
 
+# Streams of mixed inputs handed over whole, by 8 in order, or one by one,
+# against PyTorch batching the same stream; and a long input's peak memory.
+if want streams; then
+  PYTHON="$PYTHON" ROUNDS="$ROUNDS" VLM2VEC_BENCH_DIR="$BENCH" bash scripts/bench/streams.sh "$RES"
+fi
+
 if [ -z "${SKIP_PROFILE:-}" ] && want profile; then
 echo "== profile" >&2
 (cd encoder && "$RES/encoder.test" -test.run '^$' -test.bench '^BenchmarkEmbed/2b-slice/image/f32$' -test.benchtime 2x \
