@@ -160,12 +160,9 @@ func LoadVideo(ctx context.Context, src, frameRoot string, task Task, opts LoadO
 // of the rows followed by the task's full label list (VideoLabels), as the
 // reference's corpus does, so a --limit run ranks against all classes too.
 func LoadVideoCLS(ctx context.Context, path, frameRoot string, task Task, opts LoadOptions) (*Dataset, error) {
-	if task.Meta != MetaVCLS {
-		return nil, fmt.Errorf("%w: %s is not a video classification task", ErrNoLoader, task.Name)
-	}
-	p, ok := instruct.Prompts[task.Name]
-	if !ok {
-		return nil, fmt.Errorf("%w: no instruction for %s", ErrNoLoader, task.Name)
+	p, err := videoPrompt(task, MetaVCLS, "video classification")
+	if err != nil {
+		return nil, err
 	}
 	local := task.Ranking == Local
 	t, err := readTable(path, task, []colSpec{
@@ -212,6 +209,19 @@ func LoadVideoCLS(ctx context.Context, path, frameRoot string, task Task, opts L
 		}
 	}
 	return ds, nil
+}
+
+// videoPrompt checks that task belongs to meta (a group called what) and
+// returns its instructions.
+func videoPrompt(task Task, meta Meta, what string) (instruct.Prompt, error) {
+	if task.Meta != meta {
+		return instruct.Prompt{}, fmt.Errorf("%w: %s is not a %s task", ErrNoLoader, task.Name, what)
+	}
+	p, ok := instruct.Prompts[task.Name]
+	if !ok {
+		return instruct.Prompt{}, fmt.Errorf("%w: no instruction for %s", ErrNoLoader, task.Name)
+	}
+	return p, nil
 }
 
 // readTable reads the parquet file(s) at path, naming the task in errors.

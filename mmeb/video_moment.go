@@ -29,12 +29,9 @@ import (
 //     image query is <task.Dir>/query_<input_frames>. Each query has its
 //     own instruction by kind; every positive clip is a label.
 func LoadMoment(ctx context.Context, src, frameRoot string, task Task, opts LoadOptions) (*Dataset, error) {
-	if task.Meta != MetaVMRET {
-		return nil, fmt.Errorf("%w: %s is not a moment retrieval task", ErrNoLoader, task.Name)
-	}
-	p, ok := instruct.Prompts[task.Name]
-	if !ok {
-		return nil, fmt.Errorf("%w: no instruction for %s", ErrNoLoader, task.Name)
+	p, err := videoPrompt(task, MetaVMRET, "moment retrieval")
+	if err != nil {
+		return nil, err
 	}
 	if task.Name == "MomentSeeker" {
 		return loadMomentSeeker(ctx, src, frameRoot, task, p, opts)

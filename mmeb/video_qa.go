@@ -43,9 +43,9 @@ var MVBenchSubsets = []string{
 // A row whose answer is not one of its options is reported and left out
 // (the reference would keep it as a query no candidate can match).
 func LoadVideoQA(ctx context.Context, path, frameRoot string, task Task, opts LoadOptions) (*Dataset, error) {
-	p, ok := instruct.Prompts[task.Name]
-	if !ok || task.Meta != MetaVQA2 {
-		return nil, fmt.Errorf("%w: %s is not a video QA task", ErrNoLoader, task.Name)
+	p, err := videoPrompt(task, MetaVQA2, "video QA")
+	if err != nil {
+		return nil, err
 	}
 	l := newLoader(frameRoot, opts)
 	ds := &Dataset{Task: task}
@@ -64,7 +64,6 @@ func LoadVideoQA(ctx context.Context, path, frameRoot string, task Task, opts Lo
 		return q, nil
 	}
 	same := func(o string) string { return o }
-	var err error
 	switch task.Name {
 	case "MVBench":
 		err = loadMVBench(ctx, path, l, ds, query)

@@ -35,10 +35,13 @@ var retLayouts = map[string]retLayout{
 // Every query is ranked against all the rows' videos, de-duplicated by
 // name in row order, as the reference's global pool is.
 func LoadVideoRET(ctx context.Context, path, frameRoot string, task Task, opts LoadOptions) (*Dataset, error) {
+	p, err := videoPrompt(task, MetaVRET, "video retrieval")
+	if err != nil {
+		return nil, err
+	}
 	lay, ok := retLayouts[task.Name]
-	p, okp := instruct.Prompts[task.Name]
-	if !ok || !okp {
-		return nil, fmt.Errorf("%w: %s is not a video retrieval task", ErrNoLoader, task.Name)
+	if !ok {
+		return nil, fmt.Errorf("%w: no column layout for %s", ErrNoLoader, task.Name)
 	}
 	capKind := colScalar
 	if lay.captionList {
