@@ -476,9 +476,12 @@ func (e *Encoder) embed(ctx context.Context, inputs []Input, sink func(i int, v 
 		// Batch like with like: rows by the size of their vision attention
 		// blocks (text-only first, then images by block length in powers
 		// of two, the vision tower's padding unit), then by token count.
+		bucket := make([]int, len(rows))
+		for k, r := range rows {
+			bucket[k] = visualBucket(r)
+		}
 		sort.SliceStable(order, func(a, b int) bool {
-			va, vb := visualBucket(rows[order[a]]), visualBucket(rows[order[b]])
-			if va != vb {
+			if va, vb := bucket[order[a]], bucket[order[b]]; va != vb {
 				return va < vb
 			}
 			return rows[order[a]].Len() < rows[order[b]].Len()
@@ -488,7 +491,7 @@ func (e *Encoder) embed(ctx context.Context, inputs []Input, sink func(i int, v 
 			// size changes: padding every block of a batch to a larger
 			// image's costs more than the extra pass.
 			end := b + 1
-			for end < len(order) && end-b < bs && visualBucket(rows[order[end]]) == visualBucket(rows[order[b]]) {
+			for end < len(order) && end-b < bs && bucket[order[end]] == bucket[order[b]] {
 				end++
 			}
 			part := order[b:end]

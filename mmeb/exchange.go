@@ -23,6 +23,16 @@ func ItemID(it Item) string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// evaluatedItems are the items Evaluate embeds for ds with the task's own
+// ranking mode.
+func evaluatedItems(ds *Dataset) []Item {
+	ranking := ds.Task.Ranking
+	if ranking == "" {
+		ranking = Local
+	}
+	return uniqueItems(ds, ranking).items
+}
+
 // exportRow is one line of exported inputs, in the fields of the embed
 // command's input rows (embedio.Row): the data-format text is the prompt,
 // which every family renders as Encoder's MMEB adapter does.
@@ -41,11 +51,7 @@ func ExportItems(w io.Writer, datasets []*Dataset) (int, error) {
 	seen := map[string]bool{}
 	n := 0
 	for _, ds := range datasets {
-		ranking := ds.Task.Ranking
-		if ranking == "" {
-			ranking = Local
-		}
-		for _, it := range uniqueItems(ds, ranking).items {
+		for _, it := range evaluatedItems(ds) {
 			id := ItemID(it)
 			if seen[id] {
 				continue
@@ -104,11 +110,7 @@ func ImportEmbeddings(r io.Reader, cache *Cache, model string, datasets []*Datas
 	}
 	byID := map[string]Item{}
 	for _, ds := range datasets {
-		ranking := ds.Task.Ranking
-		if ranking == "" {
-			ranking = Local
-		}
-		for _, it := range uniqueItems(ds, ranking).items {
+		for _, it := range evaluatedItems(ds) {
 			byID[ItemID(it)] = it
 		}
 	}

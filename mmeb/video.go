@@ -271,13 +271,16 @@ func (l *loader) video(task Task, name string) ([]string, string, error) {
 // videoAt is video for a frame folder given relative to the frame root;
 // n < 0 keeps every frame (MomentSeeker's clips).
 func (l *loader) videoAt(rel string, n int) ([]string, string, error) {
-	all, err := LoadFrames(filepath.Join(l.root, filepath.FromSlash(rel)))
+	dir := filepath.Join(l.root, filepath.FromSlash(rel))
+	var frames []string
+	var err error
+	if n < 0 {
+		frames, err = LoadFrames(dir)
+	} else {
+		frames, err = VideoFrames(dir, n)
+	}
 	if err != nil {
 		return nil, "", err
-	}
-	frames := all
-	if n >= 0 {
-		frames = SampleFrames(all, n)
 	}
 	if len(frames) == 0 && !l.opts.SkipFileCheck {
 		return nil, "", skip("no frames in %s", rel)
