@@ -167,8 +167,25 @@ def init_weights(model):
                 p.copy_(WEIGHT_STD * r)
 
 
+def save_random_model(cfg, path, attn=None):
+    """A Qwen3-VL of config dict cfg with init_weights' random weights:
+    path/model.safetensors and path/config.json (cfg as given)."""
+    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
+
+    config = Qwen3VLConfig.from_dict(cfg)
+    if attn:
+        config._attn_implementation = attn
+    model = Qwen3VLForConditionalGeneration(config).eval()
+    init_weights(model)
+    model.tie_weights()
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        shutil.copyfile(os.path.join(tmp, "model.safetensors"), os.path.join(path, "model.safetensors"))
+    write_pretty(os.path.join(path, "config.json"), cfg)
+
+
 def make_checkpoint():
-    from transformers import Qwen2TokenizerFast, Qwen3VLConfig, Qwen3VLForConditionalGeneration
+    from transformers import Qwen2TokenizerFast
 
     path = os.path.join(TESTDATA, "tiny")
     if os.path.isdir(path):
@@ -178,15 +195,7 @@ def make_checkpoint():
         shutil.copy(os.path.join(Q2_TESTDATA, "tiny-a", fn), path)
     tok = Qwen2TokenizerFast.from_pretrained(path)
     cfg = config_dict(tok)
-    config = Qwen3VLConfig.from_dict(cfg)
-    config._attn_implementation = "eager"
-    model = Qwen3VLForConditionalGeneration(config).eval()
-    init_weights(model)
-    model.tie_weights()
-    with tempfile.TemporaryDirectory() as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
-        shutil.copyfile(os.path.join(tmp, "model.safetensors"), os.path.join(path, "model.safetensors"))
-    write_pretty(os.path.join(path, "config.json"), cfg)
+    save_random_model(cfg, path, attn="eager")
     # As the released Qwen3-VL checkpoints' processor files.
     common = {"patch_size": 16, "temporal_patch_size": 2, "merge_size": 2, "image_mean": [0.5, 0.5, 0.5],
               "image_std": [0.5, 0.5, 0.5], "processor_class": "Qwen3VLProcessor"}
@@ -369,7 +378,7 @@ def bench_checkpoint(out):
     """qwen3vl-slice: Qwen3-VL-2B's widths with 2 decoder layers and 3
     vision blocks (2 DeepStack levels), random weights, the tiny tokenizer,
     for scripts/bench/run.sh."""
-    from transformers import Qwen2TokenizerFast, Qwen3VLConfig, Qwen3VLForConditionalGeneration
+    from transformers import Qwen2TokenizerFast
 
     path = os.path.join(out, "qwen3vl-slice")
     os.makedirs(path, exist_ok=True)
@@ -382,14 +391,7 @@ def bench_checkpoint(out):
                                "rope_scaling": {"mrope_interleaved": True, "mrope_section": [24, 20, 20], "rope_type": "default"}})
     cfg["vision_config"].update({"deepstack_visual_indexes": [1, 2], "depth": 3, "hidden_size": 1024, "intermediate_size": 4096,
                                  "num_heads": 16, "num_position_embeddings": 2304, "out_hidden_size": 2048})
-    config = Qwen3VLConfig.from_dict(cfg)
-    model = Qwen3VLForConditionalGeneration(config).eval()
-    init_weights(model)
-    model.tie_weights()
-    with tempfile.TemporaryDirectory() as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
-        shutil.copyfile(os.path.join(tmp, "model.safetensors"), os.path.join(path, "model.safetensors"))
-    write_pretty(os.path.join(path, "config.json"), cfg)
+    save_random_model(cfg, path)
     print("wrote", path, file=sys.stderr)
 
 
